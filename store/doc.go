@@ -1,0 +1,50 @@
+// Package store keeps tickets, messages, raw mail, attachments, suspended
+// messages and the indexes the ticket rules need, in one bbolt file.
+//
+// # Durability and group commit
+//
+// Every change goes through Store.Update, which hands the change to a single
+// writer goroutine. The writer takes every change that is queued when it
+// becomes free, runs them in one bbolt write transaction and commits it with
+// one fsync; then each caller gets its own result. A lone caller is committed
+// at once (no fixed batch delay as in bbolt.DB.Batch), and callers that arrive
+// while an fsync is running share the next one, so throughput grows with the
+// number of concurrent SMTP sessions. When one change fails, the transaction
+// is rolled back, that change gets its error and the rest are run again, so a
+// change must not have side effects outside its *Tx. The queue is bounded:
+// when it is full Update fails with ErrBusy at once instead of queueing
+// without limit. Update returns nil only after the commit and its fsync.
+//
+// # Bucket layout
+//
+// Keys are built from fields joined by 0x00; numbers are big-endian uint64 so
+// that key order is numeric order. IDs are a letter and 16 hex digits of a
+// bbolt sequence ("t…" tickets, "m…" messages, "s…" suspended, "r…" raw),
+// so key order is creation order.
+//
+//	meta          "schema" → "ticketmx/1"; a file without it is refused
+//	counters      name → uint64 (what /v1/stats shows)
+//	tenant_seq    tenant → last ticket number (per-tenant numbering from 1)
+//	tickets       ticket id → Ticket JSON (without messages)
+//	numbers       tenant 0 number → ticket id
+//	by_tenant     tenant 0 ticket id → ""             (list filters)
+//	by_channel    channel 0 ticket id → ""
+//	by_status     status 0 ticket id → ""
+//	by_tenant_status tenant 0 status 0 ticket id → ""
+//	messages      message id → Message JSON
+//	ticket_msgs   ticket id 0 message id → ""        (a ticket's messages in order)
+//	senders       ticket id 0 sender address → ""    (has the sender written in T?)
+//	msgids        tenant 0 Message-ID → ticket id 0 message id (threading; outbound ids too)
+//	subjects      tenant 0 channel 0 normalized subject 0 created(ns) ticket id → "" (merge seek)
+//	dups          tenant 0 channel 0 duplicate key → message or suspended id
+//	loop          tenant 0 channel 0 sender 0 arrival(ns) → ""   (loop protection window)
+//	raw           raw id → the raw message exactly as stored
+//	attachments   sha256 hex → attachment bytes (stored once)
+//	suspended     suspended id → Suspended JSON
+//
+// # Caveats
+//
+// Store holds an exclusive lock on the file: a second daemon on the same
+// path fails at Open with ErrLocked. Reads (Store.View and the query
+// methods) run concurrently with the writer and see the last commit.
+package store

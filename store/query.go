@@ -1,0 +1,188 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// TicketFilter selects tickets for ListTickets. Empty fields match all.
+type TicketFilter struct {
+	Tenant  string
+	Channel string
+	Status  string
+	Limit   int    // default 50, at most 1000
+	After   string // cursor: the last ticket id of the previous page
+}
+
+// ListTickets returns tickets newest first and the cursor of the next page
+// ("" at the end). It walks the most selective index for the filter, so a
+// page costs the same on a store of a million tickets as on an empty one
+// (filters combined with a channel walk that channel's tickets).
+func (s *Store) ListTickets(f TicketFilter) ([]*Ticket, string, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 1000 {
+		f.Limit = 1000
+	}
+	var out []*Ticket
+	next := ""
+	err := s.View(func(tx *Tx) error {
+		bucket, p := bTickets, []byte(nil)
+		switch {
+		case f.Channel != "":
+			bucket, p = bByChannel, prefix(f.Channel)
+		case f.Tenant != "" && f.Status != "":
+			bucket, p = bByTenantStatus, prefix(f.Tenant, f.Status)
+		case f.Tenant != "":
+			bucket, p = bByTenant, prefix(f.Tenant)
+		case f.Status != "":
+			bucket, p = bByStatus, prefix(f.Status)
+		}
+		c := tx.b(bucket).Cursor()
+		var k []byte
+		if f.After != "" {
+			k, _ = c.Seek(append(bytes.Clone(p), f.After...))
+			if k == nil {
+				k, _ = c.Last()
+			} else {
+				k, _ = c.Prev()
+			}
+		} else {
+			k, _ = seekLast(c, p, nil)
+		}
+		for ; k != nil && bytes.HasPrefix(k, p); k, _ = c.Prev() {
+			id := string(k[len(p):])
+			tk, err := tx.Ticket(id)
+			if err != nil {
+				return err
+			}
+			if (f.Tenant != "" && tk.Tenant != f.Tenant) || (f.Status != "" && tk.Status != f.Status) {
+				continue
+			}
+			if len(out) == f.Limit {
+				next = out[len(out)-1].ID
+				return nil
+			}
+			out = append(out, tk)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list tickets: %w", err)
+	}
+	return out, next, nil
+}
+
+// ResolveTicket finds a ticket by id or by "TENANT#NUMBER".
+func (tx *Tx) ResolveTicket(ref string) (*Ticket, error) {
+	if tenant, num, ok := strings.Cut(ref, "#"); ok {
+		n, err := strconv.ParseUint(num, 10, 64)
+		if err != nil || tenant == "" {
+			return nil, fmt.Errorf("ticket %q: %w", ref, ErrNotFound)
+		}
+		return tx.TicketByNumber(tenant, n)
+	}
+	return tx.Ticket(ref)
+}
+
+// TicketWithMessages loads a ticket by id or TENANT#NUMBER with its messages.
+func (s *Store) TicketWithMessages(ref string) (*Ticket, error) {
+	var tk *Ticket
+	err := s.View(func(tx *Tx) error {
+		var err error
+		if tk, err = tx.ResolveTicket(ref); err != nil {
+			return err
+		}
+		tk.Messages, err = tx.Messages(tk.ID)
+		return err
+	})
+	return tk, err
+}
+
+// MessageRaw returns a copy of the raw bytes of the message with internal id
+// (a ticket message "m…" or a suspended message "s…").
+func (s *Store) MessageRaw(id string) ([]byte, error) {
+	var raw []byte
+	err := s.View(func(tx *Tx) error {
+		rawID := ""
+		if strings.HasPrefix(id, "s") {
+			sm, err := tx.Suspended(id)
+			if err != nil {
+				return err
+			}
+			rawID = sm.RawID
+		} else {
+			m, err := tx.Message(id)
+			if err != nil {
+				return err
+			}
+			rawID = m.RawID
+		}
+		r := tx.Raw(rawID)
+		if r == nil {
+			return fmt.Errorf("raw of %s: %w", id, ErrNotFound)
+		}
+		raw = bytes.Clone(r)
+		return nil
+	})
+	return raw, err
+}
+
+// ListSuspended returns suspended messages newest first, paged like
+// ListTickets.
+func (s *Store) ListSuspended(limit int, after string) ([]*Suspended, string, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	if limit > 1000 {
+		limit = 1000
+	}
+	var out []*Suspended
+	next := ""
+	err := s.View(func(tx *Tx) error {
+		c := tx.b(bSuspended).Cursor()
+		var k, v []byte
+		if after != "" {
+			if k, v = c.Seek([]byte(after)); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
+			}
+		} else {
+			k, v = c.Last()
+		}
+		for ; k != nil; k, v = c.Prev() {
+			if len(out) == limit {
+				next = out[len(out)-1].ID
+				return nil
+			}
+			var sm Suspended
+			if err := jsonUnmarshal(v, &sm); err != nil {
+				return fmt.Errorf("suspended %s: %w", k, err)
+			}
+			out = append(out, &sm)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list suspended: %w", err)
+	}
+	return out, next, nil
+}
+
+// Counters returns every counter.
+func (s *Store) Counters() (map[string]uint64, error) {
+	out := map[string]uint64{}
+	err := s.View(func(tx *Tx) error {
+		return tx.b(bCounters).ForEach(func(k, v []byte) error {
+			if len(v) == 8 {
+				out[string(k)] = be(v)
+			}
+			return nil
+		})
+	})
+	return out, err
+}

@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+const schemaVersion = "ticketmx/1"
+
+var (
+	// ErrBusy is returned by Update when the write queue is full.
+	ErrBusy = errors.New("store: write queue full")
+	// ErrClosed is returned by Update after Close.
+	ErrClosed = errors.New("store: closed")
+	// ErrLocked is returned by Open when another process holds the file.
+	ErrLocked = errors.New("store: file is locked by another process")
+	// ErrForeign is returned by Open for a bbolt file that is not a ticketmx store.
+	ErrForeign = errors.New("store: not a ticketmx store")
+	// ErrNotFound is returned when a ticket, message or suspended message does not exist.
+	ErrNotFound = errors.New("not found")
+)
+
+var allBuckets = [][]byte{
+	bMeta, bCounters, bTenantSeq, bTickets, bNumbers, bByTenant, bByChannel,
+	bByStatus, bByTenantStatus, bMessages, bTicketMsgs, bSenders, bMsgIDs,
+	bSubjects, bDups, bLoop, bRaw, bAttachments, bSuspended,
+}
+
+var (
+	bMeta           = []byte("meta")
+	bCounters       = []byte("counters")
+	bTenantSeq      = []byte("tenant_seq")
+	bTickets        = []byte("tickets")
+	bNumbers        = []byte("numbers")
+	bByTenant       = []byte("by_tenant")
+	bByChannel      = []byte("by_channel")
+	bByStatus       = []byte("by_status")
+	bByTenantStatus = []byte("by_tenant_status")
+	bMessages       = []byte("messages")
+	bTicketMsgs     = []byte("ticket_msgs")
+	bSenders        = []byte("senders")
+	bMsgIDs         = []byte("msgids")
+	bSubjects       = []byte("subjects")
+	bDups           = []byte("dups")
+	bLoop           = []byte("loop")
+	bRaw            = []byte("raw")
+	bAttachments    = []byte("attachments")
+	bSuspended      = []byte("suspended")
+)
+
+// Options tune Open. The zero value is what the daemon uses.
+type Options struct {
+	// QueueSize bounds the number of changes waiting for the writer
+	// (default 4096). Beyond it Update returns ErrBusy.
+	QueueSize int
+	// MaxBatch bounds the changes committed in one transaction (default 256).
+	MaxBatch int
+	// OnCommit, if set, is called after each commit with the batch size and
+	// the time the transaction and its fsync took (for metrics).
+	OnCommit func(batch int, d time.Duration)
+	// OpenFile replaces os.OpenFile (fault-injection tests).
+	OpenFile func(string, int, os.FileMode) (*os.File, error)
+}
+
+// Store is an open ticket store.
+type Store struct {
+	db     *bolt.DB
+	opts   Options
+	queue  chan *change
+	done   chan struct{}
+	closed chan struct{}
+}
+
+// Open opens or creates the store at path, creating missing parent folders.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 4096
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("store: create folder for %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        time.Second,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+		OpenFile:       opts.OpenFile,
+	})
+	if err != nil {
+		switch {
+		case errors.Is(err, berrors.ErrTimeout):
+			return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
+			return nil, fmt.Errorf("store: %s is corrupt or not a bbolt file: %w", path, err)
+		}
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := initSchema(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	s := &Store{
+		db:     db,
+		opts:   opts,
+		queue:  make(chan *change, opts.QueueSize),
+		done:   make(chan struct{}),
+		closed: make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
+}
+
+// initSchema creates the buckets of a new file and refuses a file that holds
+// buckets but is not ours (another program's bbolt database).
+func initSchema(db *bolt.DB) error {
+	return db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		if meta == nil {
+			empty := true
+			_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+			if !empty {
+				return ErrForeign
+			}
+		} else if v := string(meta.Get([]byte("schema"))); v != schemaVersion {
+			return fmt.Errorf("%w (schema %q, want %q)", ErrForeign, v, schemaVersion)
+		}
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte(schemaVersion))
+	})
+}
+
+// Close waits for queued changes to be committed and closes the file.
+func (s *Store) Close() error {
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	close(s.done)
+	<-s.closed
+	return s.db.Close()
+}
+
+// Path is the file the store lives in.
+func (s *Store) Path() string { return s.db.Path() }
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(*Tx) error) error {
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// Size is the size of the store file in bytes.
+func (s *Store) Size() int64 {
+	var n int64
+	_ = s.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	return n
+}
+
+// WriteBackup writes a consistent copy of the whole store to w while
+// changes keep being committed (bbolt Tx.WriteTo in a read transaction).
+func (s *Store) WriteBackup(w io.Writer) (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("store: backup: %w", err)
+	}
+	return n, nil
+}
+
+// Update runs fn in a write transaction shared with other concurrent
+// callers and returns after the transaction is durably committed. fn may
+// run more than once (when another change of its batch fails) and must keep
+// its effects inside tx.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	c := &change{fn: fn, result: make(chan error, 1)}
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.queue <- c:
+	default:
+		return ErrBusy
+	}
+	select {
+	case err := <-c.result:
+		return err
+	case <-ctx.Done():
+		// The change may still commit; the caller must treat this as
+		// "unknown" and answer 4xx, which is safe because rule 1
+		// (duplicates) absorbs the retry.
+		return fmt.Errorf("store: waiting for commit: %w", ctx.Err())
+	}
+}

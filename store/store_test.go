@@ -1,0 +1,328 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// mustOpen opens a store under t.TempDir and checks the file's consistency
+// when the test ends (bbolt's own checker).
+func mustOpen(t testing.TB) *Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sub", "tickets.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+		if err != nil {
+			t.Errorf("reopen for check: %v", err)
+			return
+		}
+		defer db.Close()
+		_ = db.View(func(tx *bolt.Tx) error {
+			for err := range tx.Check() {
+				t.Errorf("consistency: %v", err)
+			}
+			return nil
+		})
+	})
+	return s
+}
+
+func mustReopen(t testing.TB, s *Store) *Store {
+	t.Helper()
+	path := s.Path()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	return s2
+}
+
+var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+func newTicket(t testing.TB, s *Store, tenant, channel, subj string, at time.Time) *Ticket {
+	t.Helper()
+	tk := &Ticket{Tenant: tenant, Channel: channel, Subject: subj, NormalizedSubject: subj,
+		Status: StatusNew, CreatedAt: at, UpdatedAt: at, Customer: Address{Address: "c@example.com"}}
+	err := s.Update(context.Background(), func(tx *Tx) error {
+		if err := tx.CreateTicket(tk); err != nil {
+			return err
+		}
+		return tx.AddMessage(tk, &Message{MessageID: fmt.Sprintf("%s-%s@x", tenant, tk.ID), From: tk.Customer, ReceivedAt: at})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+func TestPerTenantNumbering(t *testing.T) {
+	s := mustOpen(t)
+	a1 := newTicket(t, s, "acme", "support@acme.com", "x", t0)
+	b1 := newTicket(t, s, "beta", "help@beta.com", "x", t0)
+	a2 := newTicket(t, s, "acme", "support@acme.com", "y", t0)
+	if a1.Number != 1 || a2.Number != 2 || b1.Number != 1 {
+		t.Fatalf("numbers: acme %d,%d beta %d", a1.Number, a2.Number, b1.Number)
+	}
+	s = mustReopen(t, s)
+	a3 := newTicket(t, s, "acme", "support@acme.com", "z", t0)
+	if a3.Number != 3 {
+		t.Fatalf("after reopen: number %d, want 3", a3.Number)
+	}
+	tk, err := s.TicketWithMessages("acme#2")
+	if err != nil || tk.ID != a2.ID || len(tk.Messages) != 1 {
+		t.Fatalf("acme#2: %+v %v", tk, err)
+	}
+}
+
+func TestGroupCommitConcurrent(t *testing.T) {
+	var mu sync.Mutex
+	batches := 0
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, err := Open(path, Options{OnCommit: func(n int, _ time.Duration) { mu.Lock(); batches++; mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 200
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			newTicket(t, s, "acme", "c", fmt.Sprint(i), t0)
+		}()
+	}
+	wg.Wait()
+	c, _ := s.Counters()
+	if c["tickets_created"] != n {
+		t.Fatalf("tickets_created = %d, want %d", c["tickets_created"], n)
+	}
+	if batches >= n {
+		t.Logf("no batching happened (%d commits for %d changes)", batches, n)
+	}
+}
+
+func TestFailedChangeDoesNotSinkBatch(t *testing.T) {
+	s := mustOpen(t)
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, 50)
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Update(context.Background(), func(tx *Tx) error {
+				if err := tx.Incr("n", 1); err != nil {
+					return err
+				}
+				if i%5 == 0 {
+					return boom
+				}
+				if i%7 == 0 {
+					panic("hostile")
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	want := 0
+	for i, err := range errs {
+		switch {
+		case i%5 == 0:
+			if !errors.Is(err, boom) {
+				t.Errorf("change %d: %v, want boom", i, err)
+			}
+		case i%7 == 0:
+			if err == nil {
+				t.Errorf("change %d: panic not reported", i)
+			}
+		default:
+			want++
+			if err != nil {
+				t.Errorf("change %d: %v", i, err)
+			}
+		}
+	}
+	c, _ := s.Counters()
+	if c["n"] != uint64(want) {
+		t.Fatalf("counter n = %d, want %d (failed changes must leave nothing)", c["n"], want)
+	}
+}
+
+func TestQueueFullIsBusy(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "q.db"), Options{QueueSize: 1, MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	block := make(chan struct{})
+	started := make(chan struct{})
+	go s.Update(context.Background(), func(*Tx) error { close(started); <-block; return nil })
+	<-started
+	go s.Update(context.Background(), func(*Tx) error { return nil }) // fills the queue
+	for len(s.queue) < 1 {
+		time.Sleep(time.Millisecond) // waits for the goroutine above, not for a rule
+	}
+	got := s.Update(context.Background(), func(*Tx) error { return nil })
+	close(block)
+	if !errors.Is(got, ErrBusy) {
+		t.Fatalf("Update with a full queue: %v, want ErrBusy", got)
+	}
+}
+
+func TestForeignAndCorruptFiles(t *testing.T) {
+	dir := t.TempDir()
+	foreign := filepath.Join(dir, "foreign.db")
+	db, err := bolt.Open(foreign, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("other")); return err })
+	db.Close()
+	if _, err := Open(foreign, Options{}); !errors.Is(err, ErrForeign) {
+		t.Errorf("foreign bbolt file: %v, want ErrForeign", err)
+	}
+	garbage := filepath.Join(dir, "garbage.db")
+	os.WriteFile(garbage, make([]byte, 64<<10), 0o600)
+	if _, err := Open(garbage, Options{}); err == nil {
+		t.Errorf("garbage file opened")
+	}
+	s := mustOpen(t)
+	if _, err := Open(s.Path(), Options{}); !errors.Is(err, ErrLocked) {
+		t.Errorf("second open: %v, want ErrLocked", err)
+	}
+}
+
+func TestMergeCandidatesWindowAndOrder(t *testing.T) {
+	s := mustOpen(t)
+	old := newTicket(t, s, "acme", "c", "printer", t0.Add(-100*time.Hour))
+	mid := newTicket(t, s, "acme", "c", "printer", t0.Add(-10*time.Hour))
+	newer := newTicket(t, s, "acme", "c", "printer", t0.Add(-1*time.Hour))
+	newTicket(t, s, "acme", "c", "printer x", t0)
+	newTicket(t, s, "acme", "d", "printer", t0)
+	newTicket(t, s, "beta", "c", "printer", t0)
+	var got []string
+	err := s.View(func(tx *Tx) error {
+		return tx.MergeCandidates("acme", "c", "printer", t0.Add(-72*time.Hour), func(tk *Ticket) bool {
+			got = append(got, tk.ID)
+			return true
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{newer.ID, mid.ID}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("candidates %v, want %v (old %s outside window)", got, want, old.ID)
+	}
+}
+
+func TestListTicketsPaging(t *testing.T) {
+	s := mustOpen(t)
+	ids := map[string]bool{}
+	for i := range 120 {
+		tenant := "acme"
+		if i%3 == 0 {
+			tenant = "beta"
+		}
+		tk := newTicket(t, s, tenant, tenant+"@x", fmt.Sprint(i), t0)
+		if tenant == "acme" {
+			ids[tk.ID] = true
+		}
+	}
+	seen := map[string]bool{}
+	after, pages, prev := "", 0, "~"
+	for {
+		list, next, err := s.ListTickets(TicketFilter{Tenant: "acme", Limit: 30, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, tk := range list {
+			if seen[tk.ID] || !ids[tk.ID] || tk.ID >= prev {
+				t.Fatalf("page %d: unexpected or out-of-order ticket %s", pages, tk.ID)
+			}
+			seen[tk.ID], prev = true, tk.ID
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if len(seen) != len(ids) || pages != 3 {
+		t.Fatalf("saw %d of %d tickets in %d pages", len(seen), len(ids), pages)
+	}
+	// Status filters follow status changes.
+	tk := newTicket(t, s, "acme", "acme@x", "s", t0)
+	if _, err := s.SetTicketStatus(context.Background(), tk.ID, StatusClosed, t0); err != nil {
+		t.Fatal(err)
+	}
+	closed, _, _ := s.ListTickets(TicketFilter{Tenant: "acme", Status: StatusClosed})
+	news, _, _ := s.ListTickets(TicketFilter{Status: StatusNew, Limit: 1000})
+	if len(closed) != 1 || closed[0].ID != tk.ID || closed[0].ClosedAt == nil {
+		t.Fatalf("closed list: %+v", closed)
+	}
+	if len(news) != 120 {
+		t.Fatalf("new list has %d, want 120", len(news))
+	}
+	reopened, err := s.SetTicketStatus(context.Background(), tk.ID, StatusOpen, t0)
+	if err != nil || reopened.ClosedAt != nil {
+		t.Fatalf("reopen: %+v %v", reopened, err)
+	}
+}
+
+func TestBackupIsAStore(t *testing.T) {
+	s := mustOpen(t)
+	tk := newTicket(t, s, "acme", "c", "x", t0)
+	path := filepath.Join(t.TempDir(), "backup.db")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteBackup(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	b, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got, err := b.TicketWithMessages(tk.ID); err != nil || got.Subject != "x" {
+		t.Fatalf("ticket in backup: %+v %v", got, err)
+	}
+}
+
+func TestRecentArrivalsWindow(t *testing.T) {
+	s := mustOpen(t)
+	counts := []int{}
+	for i, d := range []time.Duration{0, time.Minute, 2 * time.Minute, 11*time.Minute + time.Second} {
+		_ = i
+		_ = s.Update(context.Background(), func(tx *Tx) error {
+			n, err := tx.RecentArrivals("acme", "c", "A@x", t0.Add(d), 10*time.Minute)
+			counts = append(counts, n)
+			return err
+		})
+	}
+	if fmt.Sprint(counts) != "[1 2 3 2]" {
+		t.Fatalf("counts %v, want [1 2 3 2]", counts)
+	}
+}

@@ -1,0 +1,382 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Tx is a transaction over the store's buckets with the operations the
+// ticket rules and the admin API need. Methods that write fail in a
+// read-only Tx.
+type Tx struct {
+	tx       *bolt.Tx
+	writable bool
+}
+
+func (t *Tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
+
+func (t *Tx) nextID(kind byte, bucket []byte) (string, error) {
+	seq, err := t.b(bucket).NextSequence()
+	if err != nil {
+		return "", err
+	}
+	return newID(kind, seq), nil
+}
+
+func (t *Tx) putJSON(bucket []byte, id string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return t.b(bucket).Put([]byte(id), data)
+}
+
+func (t *Tx) getJSON(bucket []byte, id string, v any) error {
+	data := t.b(bucket).Get([]byte(id))
+	if data == nil {
+		return ErrNotFound
+	}
+	return json.Unmarshal(data, v)
+}
+
+// Incr adds n to the named counter.
+func (t *Tx) Incr(name string, n uint64) error {
+	b := t.b(bCounters)
+	var cur uint64
+	if v := b.Get([]byte(name)); len(v) == 8 {
+		cur = be(v)
+	}
+	return b.Put([]byte(name), u64(cur+n))
+}
+
+// PutRaw stores raw message bytes and returns their id.
+func (t *Tx) PutRaw(raw []byte) (string, error) {
+	id, err := t.nextID('r', bRaw)
+	if err != nil {
+		return "", fmt.Errorf("store: put raw: %w", err)
+	}
+	if err := t.b(bRaw).Put([]byte(id), raw); err != nil {
+		return "", fmt.Errorf("store: put raw %s: %w", id, err)
+	}
+	return id, nil
+}
+
+// Raw returns the raw bytes of rawID. The slice is valid only inside the
+// transaction.
+func (t *Tx) Raw(rawID string) []byte { return t.b(bRaw).Get([]byte(rawID)) }
+
+// PutAttachment stores data under its sha256 unless it is already there.
+func (t *Tx) PutAttachment(sha string, data []byte) error {
+	b := t.b(bAttachments)
+	if b.Get([]byte(sha)) != nil {
+		return nil
+	}
+	if err := b.Put([]byte(sha), data); err != nil {
+		return fmt.Errorf("store: put attachment %s: %w", sha, err)
+	}
+	return nil
+}
+
+// Attachment returns the bytes stored for sha.
+func (t *Tx) Attachment(sha string) []byte { return t.b(bAttachments).Get([]byte(sha)) }
+
+// Duplicate returns the id of the message or suspended message already taken
+// for this channel under dupKey.
+func (t *Tx) Duplicate(tenant, channel, dupKey string) (string, bool) {
+	v := t.b(bDups).Get(key(tenant, channel, dupKey))
+	return string(v), v != nil
+}
+
+// MarkDuplicateKey records that dupKey was taken for the channel by ref.
+func (t *Tx) MarkDuplicateKey(tenant, channel, dupKey, ref string) error {
+	return t.b(bDups).Put(key(tenant, channel, dupKey), []byte(ref))
+}
+
+// ThreadRef is what a Message-ID is known as within a tenant.
+type ThreadRef struct {
+	TicketID  string
+	MessageID string // "" for an outbound reply registered over the admin API
+}
+
+// LookupMessageID finds the ticket whose message (or registered outbound
+// reply) carries the normalized Message-ID msgid in tenant.
+func (t *Tx) LookupMessageID(tenant, msgid string) (ThreadRef, bool) {
+	v := t.b(bMsgIDs).Get(key(tenant, msgid))
+	if v == nil {
+		return ThreadRef{}, false
+	}
+	tid, mid, _ := strings.Cut(string(v), "\x00")
+	return ThreadRef{TicketID: tid, MessageID: mid}, true
+}
+
+// RegisterOutbound records an outbound reply's Message-ID for threading.
+func (t *Tx) RegisterOutbound(tk *Ticket, msgid string) error {
+	if err := t.b(bMsgIDs).Put(key(tk.Tenant, msgid), key(tk.ID, "")); err != nil {
+		return err
+	}
+	for _, id := range tk.Outbound {
+		if id == msgid {
+			return nil
+		}
+	}
+	tk.Outbound = append(tk.Outbound, msgid)
+	return t.putJSON(bTickets, tk.ID, tk)
+}
+
+// Ticket loads a ticket without its messages.
+func (t *Tx) Ticket(id string) (*Ticket, error) {
+	var tk Ticket
+	if err := t.getJSON(bTickets, id, &tk); err != nil {
+		return nil, fmt.Errorf("ticket %s: %w", id, err)
+	}
+	return &tk, nil
+}
+
+// TicketByNumber loads tenant's ticket number n.
+func (t *Tx) TicketByNumber(tenant string, n uint64) (*Ticket, error) {
+	id := t.b(bNumbers).Get(append(prefix(tenant), u64(n)...))
+	if id == nil {
+		return nil, fmt.Errorf("ticket %s#%d: %w", tenant, n, ErrNotFound)
+	}
+	return t.Ticket(string(id))
+}
+
+// Messages loads a ticket's messages in arrival order.
+func (t *Tx) Messages(ticketID string) ([]*Message, error) {
+	var out []*Message
+	p := prefix(ticketID)
+	c := t.b(bTicketMsgs).Cursor()
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+		m, err := t.Message(string(k[len(p):]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Message loads one message.
+func (t *Tx) Message(id string) (*Message, error) {
+	var m Message
+	if err := t.getJSON(bMessages, id, &m); err != nil {
+		return nil, fmt.Errorf("message %s: %w", id, err)
+	}
+	return &m, nil
+}
+
+// HasSender reports whether addr has written a message in the ticket.
+func (t *Tx) HasSender(ticketID, addr string) bool {
+	return t.b(bSenders).Get(key(ticketID, strings.ToLower(addr))) != nil
+}
+
+// MergeCandidates calls fn for the tickets of the channel whose normalized
+// subject is norm, newest first, created at or after since, until fn returns
+// false. It is an index seek: its cost depends on the tickets that share the
+// subject within the window, not on the size of the store.
+func (t *Tx) MergeCandidates(tenant, channel, norm string, since time.Time, fn func(*Ticket) bool) error {
+	p := prefix(tenant, channel, norm)
+	c := t.b(bSubjects).Cursor()
+	for k, _ := seekLast(c, p, nil); k != nil && bytes.HasPrefix(k, p); k, _ = c.Prev() {
+		rest := k[len(p):]
+		if len(rest) < 8 {
+			continue
+		}
+		if int64(be(rest[:8])) < since.UnixNano() {
+			return nil
+		}
+		tk, err := t.Ticket(string(rest[8:]))
+		if err != nil {
+			return err
+		}
+		if !fn(tk) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// CreateTicket assigns the ticket its id and per-tenant number, stores it and
+// updates every index.
+func (t *Tx) CreateTicket(tk *Ticket) error {
+	id, err := t.nextID('t', bTickets)
+	if err != nil {
+		return fmt.Errorf("store: create ticket: %w", err)
+	}
+	seqs := t.b(bTenantSeq)
+	var n uint64 = 1
+	if v := seqs.Get([]byte(tk.Tenant)); len(v) == 8 {
+		n = be(v) + 1
+	}
+	if err := seqs.Put([]byte(tk.Tenant), u64(n)); err != nil {
+		return err
+	}
+	tk.ID, tk.Number = id, n
+	puts := []struct {
+		bucket []byte
+		k, v   []byte
+	}{
+		{bNumbers, append(prefix(tk.Tenant), u64(n)...), []byte(id)},
+		{bByTenant, key(tk.Tenant, id), nil},
+		{bByChannel, key(tk.Channel, id), nil},
+		{bSubjects, append(append(prefix(tk.Tenant, tk.Channel, tk.NormalizedSubject), u64(uint64(tk.CreatedAt.UnixNano()))...), id...), nil},
+	}
+	for _, p := range puts {
+		if err := t.b(p.bucket).Put(p.k, p.v); err != nil {
+			return fmt.Errorf("store: index ticket %s: %w", id, err)
+		}
+	}
+	if err := t.indexStatus(tk, "", tk.Status); err != nil {
+		return err
+	}
+	if err := t.Incr("tickets_created", 1); err != nil {
+		return err
+	}
+	return t.putJSON(bTickets, id, tk)
+}
+
+// indexStatus moves the ticket from the old status's index entries to the
+// new one's.
+func (t *Tx) indexStatus(tk *Ticket, old, status string) error {
+	if old == status {
+		return nil
+	}
+	if old != "" {
+		if err := t.b(bByStatus).Delete(key(old, tk.ID)); err != nil {
+			return err
+		}
+		if err := t.b(bByTenantStatus).Delete(key(tk.Tenant, old, tk.ID)); err != nil {
+			return err
+		}
+	}
+	if err := t.b(bByStatus).Put(key(status, tk.ID), nil); err != nil {
+		return err
+	}
+	return t.b(bByTenantStatus).Put(key(tk.Tenant, status, tk.ID), nil)
+}
+
+// SetStatus changes a ticket's status at now, keeping closed_at and the
+// status indexes right.
+func (t *Tx) SetStatus(tk *Ticket, status string, now time.Time) error {
+	if !ValidStatus(status) {
+		return fmt.Errorf("unknown status %q", status)
+	}
+	old := tk.Status
+	if old == status {
+		return nil
+	}
+	tk.Status = status
+	tk.UpdatedAt = now
+	if status == StatusClosed {
+		at := now
+		tk.ClosedAt = &at
+	} else {
+		tk.ClosedAt = nil
+	}
+	if err := t.indexStatus(tk, old, status); err != nil {
+		return fmt.Errorf("store: set status of %s: %w", tk.ID, err)
+	}
+	return t.putJSON(bTickets, tk.ID, tk)
+}
+
+// AddMessage appends m to ticket tk: it assigns m its id, indexes its
+// Message-ID and sender, and saves the ticket (message count, updated_at).
+func (t *Tx) AddMessage(tk *Ticket, m *Message) error {
+	id, err := t.nextID('m', bMessages)
+	if err != nil {
+		return fmt.Errorf("store: add message: %w", err)
+	}
+	m.ID, m.TicketID, m.Tenant, m.Channel = id, tk.ID, tk.Tenant, tk.Channel
+	if err := t.putJSON(bMessages, id, m); err != nil {
+		return fmt.Errorf("store: put message %s: %w", id, err)
+	}
+	if err := t.b(bTicketMsgs).Put(key(tk.ID, id), nil); err != nil {
+		return err
+	}
+	if m.MessageID != "" {
+		if err := t.b(bMsgIDs).Put(key(tk.Tenant, m.MessageID), key(tk.ID, id)); err != nil {
+			return err
+		}
+	}
+	if m.From.Address != "" {
+		if err := t.b(bSenders).Put(key(tk.ID, strings.ToLower(m.From.Address)), nil); err != nil {
+			return err
+		}
+	}
+	tk.MessageCount++
+	if m.ReceivedAt.After(tk.UpdatedAt) {
+		tk.UpdatedAt = m.ReceivedAt
+	}
+	if err := t.Incr("ticket_messages", 1); err != nil {
+		return err
+	}
+	return t.putJSON(bTickets, tk.ID, tk)
+}
+
+// Suspend stores a suspended message and assigns its id.
+func (t *Tx) Suspend(s *Suspended) error {
+	id, err := t.nextID('s', bSuspended)
+	if err != nil {
+		return fmt.Errorf("store: suspend: %w", err)
+	}
+	s.ID = id
+	if err := t.Incr("suspended", 1); err != nil {
+		return err
+	}
+	return t.putJSON(bSuspended, id, s)
+}
+
+// Suspended loads one suspended message.
+func (t *Tx) Suspended(id string) (*Suspended, error) {
+	var s Suspended
+	if err := t.getJSON(bSuspended, id, &s); err != nil {
+		return nil, fmt.Errorf("suspended %s: %w", id, err)
+	}
+	return &s, nil
+}
+
+// DeleteSuspended removes a suspended message from the list (its raw bytes
+// stay: a released message points at them).
+func (t *Tx) DeleteSuspended(id string) error {
+	return t.b(bSuspended).Delete([]byte(id))
+}
+
+// RecentArrivals records an arrival from sender at now and returns how many
+// arrivals (this one included) fall within window. Entries older than the
+// window are deleted as they are met, so the bucket stays small.
+func (t *Tx) RecentArrivals(tenant, channel, sender string, now time.Time, window time.Duration) (int, error) {
+	b := t.b(bLoop)
+	p := prefix(tenant, channel, strings.ToLower(sender))
+	since := uint64(now.Add(-window).UnixNano())
+	c := b.Cursor()
+	var stale [][]byte
+	n := 0
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+		if len(k) >= len(p)+8 && be(k[len(p):len(p)+8]) < since {
+			stale = append(stale, bytes.Clone(k))
+			continue
+		}
+		n++
+	}
+	for _, k := range stale {
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	k := append(append(p, u64(uint64(now.UnixNano()))...), u64(seq)...)
+	if err := b.Put(k, nil); err != nil {
+		return 0, err
+	}
+	return n + 1, nil
+}
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
