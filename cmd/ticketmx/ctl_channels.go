@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// ctlChannel is a channel as GET /v1/channels shows it; unknown fields are
+// ignored.
+type ctlChannel struct {
+	Tenant   string   `json:"tenant"`
+	Address  string   `json:"address"`
+	Aliases  []string `json:"aliases"`
+	System   bool     `json:"system"`
+	Enabled  bool     `json:"enabled"`
+	Purpose  string   `json:"purpose"`
+	Category string   `json:"category"`
+	Rules    struct {
+		Merge struct {
+			Enabled      bool            `json:"enabled"`
+			Within       json.RawMessage `json:"within"`
+			SameCustomer bool            `json:"same_customer"`
+		} `json:"merge"`
+		Reopen struct {
+			NewTicketAfterClosed bool            `json:"new_ticket_after_closed"`
+			After                json.RawMessage `json:"after"`
+		} `json:"reopen"`
+		AuthPolicy string `json:"auth_policy"`
+	} `json:"rules"`
+}
+
+func (c *ctl) channelsList() error {
+	var out struct {
+		Channels []ctlChannel `json:"channels"`
+	}
+	if printed, err := c.callJSON(http.MethodGet, ctlURL(nil, "v1", "channels"), nil, &out); printed || err != nil {
+		return err
+	}
+	enabled := 0
+	if len(out.Channels) > 0 {
+		tw := ctlTable(c.stdout, "TENANT", "ADDRESS", "ENABLED", "PURPOSE", "CATEGORY", "ALIASES", "MERGE", "REOPEN", "AUTH")
+		for _, ch := range out.Channels {
+			on := "no"
+			if ch.Enabled {
+				on, enabled = "yes", enabled+1
+			}
+			addr := ch.Address
+			if ch.System {
+				addr += " (system)"
+			}
+			r := ch.Rules
+			merge := "off"
+			if r.Merge.Enabled {
+				merge = "within " + ctlDuration(r.Merge.Within)
+				if r.Merge.SameCustomer {
+					merge += ", same customer"
+				}
+			}
+			reopen := "reopen"
+			if r.Reopen.NewTicketAfterClosed {
+				reopen = "new after " + ctlDuration(r.Reopen.After)
+			}
+			ctlRow(tw, ch.Tenant, addr, on, ch.Purpose, ch.Category, strings.Join(ch.Aliases, ","), merge, reopen, r.AuthPolicy)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(c.stdout, "%s, %d enabled\n", ctlCount(len(out.Channels), "channel", "channels", ""), enabled)
+	return err
+}
