@@ -1,0 +1,80 @@
+package mailparse
+
+import (
+	"io"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/emersion/go-message/charset"
+)
+
+// rfc2231Param recovers an RFC 2231 extended parameter (name*=cs'lang'%XX or
+// name*0*=..., name*1*=...) whose charset is not UTF-8 or US-ASCII: Go's
+// mime.ParseMediaType drops those, so "filename*=GBK'zh'%B7%A2..." would be
+// lost. The value is converted with the go-message charset table.
+func rfc2231Param(value, name string) string {
+	type piece struct {
+		n       int
+		encoded bool
+		v       string
+	}
+	var pieces []piece
+	for _, p := range strings.Split(value, ";") {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			continue
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		rest, ok := strings.CutPrefix(k, name+"*")
+		if !ok {
+			continue
+		}
+		pc := piece{encoded: strings.HasSuffix(rest, "*") || rest == "", v: v}
+		rest = strings.TrimSuffix(rest, "*")
+		if rest != "" {
+			n, err := strconv.Atoi(rest)
+			if err != nil || n < 0 || n > 1000 {
+				continue
+			}
+			pc.n = n
+		}
+		pieces = append(pieces, pc)
+	}
+	if len(pieces) == 0 {
+		return ""
+	}
+	sort.SliceStable(pieces, func(i, j int) bool { return pieces[i].n < pieces[j].n })
+	cs := ""
+	var raw strings.Builder
+	for i, pc := range pieces {
+		v := pc.v
+		if i == 0 && pc.encoded {
+			parts := strings.SplitN(v, "'", 3)
+			if len(parts) != 3 {
+				return ""
+			}
+			cs, v = parts[0], parts[2]
+		}
+		if pc.encoded {
+			if u, err := url.PathUnescape(v); err == nil {
+				v = u
+			}
+		}
+		raw.WriteString(v)
+	}
+	if cs == "" {
+		return validUTF8(raw.String())
+	}
+	r, err := charset.Reader(cs, strings.NewReader(raw.String()))
+	if err != nil {
+		return validUTF8(raw.String())
+	}
+	b, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err != nil {
+		return validUTF8(raw.String())
+	}
+	return validUTF8(string(b))
+}

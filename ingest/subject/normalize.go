@@ -1,0 +1,85 @@
+package subject
+
+import (
+	"io"
+	"mime"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message/charset"
+	"golang.org/x/text/unicode/norm"
+)
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: func(cs string, in io.Reader) (io.Reader, error) {
+	if r, err := charset.Reader(cs, in); err == nil && r != nil {
+		return r, nil
+	}
+	return in, nil
+}}
+
+// prefixRe matches one leading reply/forward prefix. Input is already
+// whitespace-folded and lower-cased, so ' ' is the only space.
+var prefixRe = regexp.MustCompile(`^(?:re|fwd|fw|aw|wg|sv|vs|回复|答复|转发|回覆|轉寄) ?(?:\[ ?\d+ ?\]|\( ?\d+ ?\))? ?[:：] ?`)
+
+// maxRounds bounds the fixpoint loop; each round that changes the string
+// removes an encoded word, a prefix or a tag, so real input settles in two.
+const maxRounds = 32
+
+// Normalize returns the form of a subject compared by the merge rule:
+// RFC 2047 decoded, NFC, trimmed, whitespace runs (U+3000 too) folded to one
+// space, leading reply/forward prefixes dropped, ticket tags dropped,
+// lower-cased. An empty result is "".
+func Normalize(s string) string {
+	for range maxRounds {
+		next := round(s)
+		if next == s {
+			break
+		}
+		s = next
+	}
+	return s
+}
+
+func round(s string) string {
+	if d, err := wordDecoder.DecodeHeader(s); err == nil {
+		s = d
+	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	s = norm.NFC.String(s)
+	s = strings.ToLower(s)
+	s = foldSpace(s)
+	s = tagRe.ReplaceAllString(s, " ")
+	s = foldSpace(s)
+	for {
+		loc := prefixRe.FindStringIndex(s)
+		if loc == nil || loc[1] == 0 {
+			break
+		}
+		s = s[loc[1]:]
+	}
+	return strings.TrimSpace(s)
+}
+
+// foldSpace trims s and replaces every run of Unicode white space with one
+// ASCII space.
+func foldSpace(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
