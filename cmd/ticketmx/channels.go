@@ -1,0 +1,51 @@
+package main
+
+import "github.com/sobot/ticketmx/config"
+
+// channelView is a channel as GET /v1/channels shows it.
+type channelView struct {
+	Tenant   string    `json:"tenant"`
+	Address  string    `json:"address"`
+	Aliases  []string  `json:"aliases"`
+	System   bool      `json:"system"`
+	Enabled  bool      `json:"enabled"`
+	Purpose  string    `json:"purpose"`
+	Category string    `json:"category"`
+	Rules    rulesView `json:"rules"`
+}
+
+type rulesView struct {
+	Merge struct {
+		Enabled      bool     `json:"enabled"`
+		Within       string   `json:"within"`
+		Statuses     []string `json:"statuses"`
+		SameCustomer bool     `json:"same_customer"`
+	} `json:"merge"`
+	Reopen struct {
+		NewTicketAfterClosed bool   `json:"new_ticket_after_closed"`
+		After                string `json:"after"`
+	} `json:"reopen"`
+	AuthPolicy string `json:"auth_policy"`
+	Loop       struct {
+		Max    int    `json:"max"`
+		Window string `json:"window"`
+	} `json:"loop"`
+}
+
+func channelViews(cfg *config.Config) []channelView {
+	out := []channelView{}
+	for _, ch := range cfg.Channels() {
+		v := channelView{
+			Tenant: ch.Tenant, Address: ch.Address, Aliases: append([]string{}, ch.Aliases...),
+			System: ch.System, Enabled: ch.Enabled, Purpose: ch.Purpose, Category: ch.Category,
+		}
+		r := ch.Rules
+		v.Rules.Merge.Enabled, v.Rules.Merge.Within = r.Merge.Enabled, r.Merge.Within.String()
+		v.Rules.Merge.Statuses, v.Rules.Merge.SameCustomer = append([]string{}, r.Merge.Statuses...), r.Merge.SameCustomer
+		v.Rules.Reopen.NewTicketAfterClosed, v.Rules.Reopen.After = r.Reopen.NewTicketAfterClosed, r.Reopen.After.String()
+		v.Rules.AuthPolicy = r.AuthPolicy
+		v.Rules.Loop.Max, v.Rules.Loop.Window = r.Loop.Max, r.Loop.Window.String()
+		out = append(out, v)
+	}
+	return out
+}

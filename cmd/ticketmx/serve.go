@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/sobot/ticketmx/config"
+	"github.com/sobot/ticketmx/ingest"
+	"github.com/sobot/ticketmx/ingest/auth"
+	"github.com/sobot/ticketmx/ingest/mailparse"
+	"github.com/sobot/ticketmx/smtpd"
+	"github.com/sobot/ticketmx/store"
+	"github.com/sobot/ticketmx/store/admin"
+)
+
+// runServe is `ticketmx serve [--config FILE]`.
+func runServe(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config `FILE` (default: the built-in config)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ticketmx serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "ticketmx serve: %v\n", err)
+		return 1
+	}
+	d, err := startDaemon(*path, cfg, stderr, time.Now)
+	if err != nil {
+		fmt.Fprintf(stderr, "ticketmx serve: %v\n", err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			_ = d.reload("SIGHUP")
+			continue
+		}
+		d.log.Info("shutting down", "signal", sig.String())
+		break
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.shutdown(ctx); err != nil {
+		d.log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// daemon is one running ticketmx: the pieces and the config they share.
+type daemon struct {
+	path     string
+	cfg      atomic.Pointer[config.Config]
+	log      *slog.Logger
+	store    *store.Store
+	ingester *ingest.Ingester
+	smtp     *smtpd.Server
+	admin    *admin.Server
+	addrs    []net.Addr
+	verifier atomic.Pointer[auth.Verifier]
+	reloadMu sync.Mutex
+	now      func() time.Time
+}
+
+// startDaemon opens the store, then the admin socket, then the SMTP
+// listeners, so that no 250 can be given before the store is usable.
+// now is the clock of the rules; tests pass a fake one, serve time.Now.
+func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() time.Time) (*daemon, error) {
+	d := &daemon{path: path, log: newLogger(cfg.Log, logw), now: now}
+	d.cfg.Store(cfg)
+	st, err := store.Open(cfg.Store.Path, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	d.store = st
+	v, err := newVerifier(cfg.Auth)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	d.verifier.Store(v)
+	d.ingester = &ingest.Ingester{
+		Store: st, Now: func() time.Time { return d.now() }, Log: d.log,
+		Limits: mailparse.Limits{MaxHeaderBytes: cfg.SMTP.MaxHeaderBytes},
+		Auth:   d.verifier.Load,
+	}
+	d.admin = admin.New(st, admin.Hooks{
+		Release: func(ctx context.Context, id string) (any, error) {
+			return d.ingester.Release(ctx, d.cfg.Load(), id)
+		},
+		Reload:             func() error { return d.reload("admin") },
+		Channels:           func() any { return channelViews(d.cfg.Load()) },
+		Stats:              func() map[string]any { return nil },
+		NormalizeMessageID: mailparse.NormalizeMessageID,
+		Now:                func() time.Time { return d.now() },
+	}, d.log)
+	if err := d.admin.Listen(cfg.Admin.Socket, cfg.Admin.Mode()); err != nil {
+		st.Close()
+		return nil, err
+	}
+	d.smtp = smtpd.New(smtpd.Options{Config: d.cfg.Load, Deliverer: d.ingester, Log: d.log})
+	for _, l := range cfg.SMTP.Listen {
+		a, err := d.smtp.Listen(l)
+		if err != nil {
+			d.smtp.Close()
+			d.admin.Close()
+			st.Close()
+			return nil, err
+		}
+		d.addrs = append(d.addrs, a)
+	}
+	d.log.Info("ticketmx started", "config", configName(path), "smtp", cfg.SMTP.Listen,
+		"store", cfg.Store.Path, "admin_socket", cfg.Admin.Socket, "channels", len(cfg.Channels()))
+	return d, nil
+}
+
+// reload loads and validates the config file again and swaps it in whole;
+// a config that does not validate is refused and the running one stays.
+func (d *daemon) reload(trigger string) error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	cfg, err := config.Load(d.path)
+	if err != nil {
+		d.log.Error("config reload refused", "trigger", trigger, "err", err)
+		return err
+	}
+	v, err := newVerifier(cfg.Auth)
+	if err != nil {
+		d.log.Error("config reload refused", "trigger", trigger, "err", err)
+		return err
+	}
+	if keys := config.RestartRequired(d.cfg.Load(), cfg); len(keys) > 0 {
+		d.log.Warn("config reload: these keys change only at restart", "keys", keys)
+	}
+	d.verifier.Store(v)
+	d.cfg.Store(cfg)
+	d.log.Info("config reloaded", "trigger", trigger, "channels", len(cfg.Channels()))
+	return nil
+}
+
+// shutdown stops accepting mail, lets sessions finish until ctx is done,
+// then closes the admin socket and the store.
+func (d *daemon) shutdown(ctx context.Context) error {
+	err := d.smtp.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = nil
+	}
+	if aerr := d.admin.Close(); aerr != nil {
+		d.log.Warn("admin socket close", "err", aerr)
+	}
+	if serr := d.store.Close(); serr != nil {
+		return serr
+	}
+	return err
+}
+
+func newVerifier(c config.Auth) (*auth.Verifier, error) {
+	v, err := auth.New(auth.Options{
+		DNSServer: c.DNSServer, Timeout: c.Timeout,
+		TrustedForwarders: c.TrustedForwarders, MaxSignatures: c.MaxSignatures,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return v, nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(c.Level)))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func configName(path string) string {
+	if path == "" {
+		return "(built-in default)"
+	}
+	return path
+}

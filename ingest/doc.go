@@ -1,0 +1,37 @@
+// Package ingest turns the raw bytes of one accepted SMTP transaction into
+// decisions: it parses the message once (package mailparse), checks who sent
+// it (package auth), and for every distinct channel among the recipients
+// applies the ticket rules of SPEC section 2 inside one store transaction, so
+// the decision and everything it changes commit together.
+//
+// The rules, in order, for one message and one channel:
+//
+//  1. duplicate: the normalized Message-ID (or, lacking one, sha256 over
+//     From, To, Date, Subject and the body) was already taken for this
+//     channel: nothing is stored, the sender still gets 250.
+//  2. unparseable: kept raw, suspended with reason "parse_error".
+//  3. loop: more than loop.max messages from one sender to the channel within
+//     loop.window: suspended "loop".
+//  4. forwarding set-up mail (Gmail's forwarding-noreply@google.com and the
+//     like): suspended "forwarding_confirmation" with the code and link.
+//  5. auth: a failing verdict under auth_policy quarantine: suspended
+//     "auth_fail" (reject is answered at end of DATA by the caller).
+//  6. reply: In-Reply-To, then References newest first, against the tenant's
+//     Message-IDs (its messages and registered outbound replies); else the
+//     [Ticket#N] tag when the sender has written in ticket N before.
+//  7. auto-generated: appended with auto=true when a reply, else suspended
+//     "auto_generated". A Chinese/Japanese out-of-office subject counts only
+//     together with a reply reference.
+//  8. closed ticket: a new ticket related_to the old one when the channel's
+//     reopen.new_ticket_after_closed is on and the ticket has been closed for
+//     at least reopen.after (boundary inclusive); else reopened.
+//  9. reply to a ticket that is not closed: pending/resolved become open.
+//  10. merge: the newest ticket of the channel with the same normalized
+//     subject, created at or after now-merge.within (boundary inclusive),
+//     whose status is in merge.statuses (and, with same_customer, whose
+//     customer is the sender) takes the message, with the status change of
+//     a reply (a merged closed ticket, when closed is listed, is reopened).
+//  11. otherwise a new ticket with the channel's category.
+//
+// Times come from Ingester.Now so tests can move the clock.
+package ingest

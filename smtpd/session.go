@@ -1,0 +1,213 @@
+package smtpd
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sobot/ticketmx/config"
+	"github.com/sobot/ticketmx/ingest"
+)
+
+// Transaction is one MAIL..DATA exchange as it is logged and observed.
+type Transaction struct {
+	ID        string
+	RemoteIP  string
+	HELO      string
+	MailFrom  string
+	Rcpts     []string
+	Size      int
+	MessageID string
+	Result    *ingest.Result
+	Code      int
+	Enhanced  string
+	Err       error
+	Duration  time.Duration
+}
+
+// session is one SMTP connection. cfg is the configuration the connection
+// started under (its limits); RCPT checks use the live one.
+type session struct {
+	srv      *Server
+	conn     *smtp.Conn
+	cfg      *config.Config
+	remoteIP net.IP
+	tls      string
+
+	mailFrom string
+	hasMail  bool
+	rcpts    []ingest.Recipient
+	started  time.Time
+}
+
+func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
+	sess := &session{srv: s, conn: c, cfg: s.opts.Config()}
+	if ta, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		sess.remoteIP = ta.IP
+	}
+	return sess, nil
+}
+
+func (s *session) Reset() {
+	s.mailFrom, s.hasMail, s.rcpts = "", false, nil
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	s.Reset()
+	if opts != nil && opts.Size > s.cfg.SMTP.MaxMessageBytes {
+		return errTooBig
+	}
+	s.mailFrom, s.hasMail, s.started = from, true, time.Now()
+	if st, ok := s.conn.TLSConnectionState(); ok {
+		s.tls = tlsDescription(st.Version, st.CipherSuite)
+	}
+	return nil
+}
+
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if !s.hasMail {
+		return errNoTransaction
+	}
+	if len(s.rcpts) >= s.cfg.SMTP.MaxRecipients {
+		return errTooManyRcpts
+	}
+	if config.NormalizeAddress(to) == "" {
+		return errBadRcptSyntax
+	}
+	ch, res := s.srv.opts.Config().Lookup(to)
+	switch res {
+	case config.Accept:
+	case config.Disabled:
+		return errDisabled
+	case config.UnknownAddress:
+		return errUnknownUser
+	default:
+		return errRelayDenied
+	}
+	s.rcpts = append(s.rcpts, ingest.Recipient{Address: to, Channel: ch})
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	t := &Transaction{
+		ID: newTxID(), HELO: s.conn.Hostname(), MailFrom: s.mailFrom,
+		RemoteIP: ipString(s.remoteIP),
+	}
+	for _, rc := range s.rcpts {
+		t.Rcpts = append(t.Rcpts, rc.Address)
+	}
+	reply, err := s.data(r, t)
+	t.Err = err
+	t.Code, t.Enhanced = 250, "2.0.0"
+	if reply != nil {
+		t.Code, t.Enhanced = reply.Code, fmt.Sprintf("%d.%d.%d", reply.EnhancedCode[0], reply.EnhancedCode[1], reply.EnhancedCode[2])
+	}
+	t.Duration = time.Since(s.started)
+	s.srv.logTransaction(t)
+	if s.srv.opts.Observe != nil {
+		s.srv.opts.Observe(t)
+	}
+	if reply != nil {
+		// go-smtp sends err.Error() of anything but an *SMTPError to the
+		// client: return the reply itself, never the internal error.
+		return reply
+	}
+	return nil
+}
+
+// data reads the message within the session's limits and delivers it. It
+// returns the reply to send (nil for 250) and the internal error to log.
+func (s *session) data(r io.Reader, t *Transaction) (*smtp.SMTPError, error) {
+	limit := s.cfg.SMTP.MaxMessageBytes
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	t.Size = int(n)
+	if err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return se, err
+		}
+		return errLocal, fmt.Errorf("smtpd: read DATA: %w", err)
+	}
+	if n > limit {
+		return errTooBig, nil
+	}
+	raw := buf.Bytes()
+	if hasBareCRorLF(raw) {
+		return errBareLF, nil
+	}
+	env := &ingest.Envelope{
+		RemoteIP: s.remoteIP, HELO: t.HELO, MailFrom: s.mailFrom,
+		Rcpts: s.rcpts, TLS: s.tls,
+	}
+	env.Received = receivedHeader(s.cfg.SMTP.Hostname, t, s.tls, time.Now())
+	env.AuthservID = s.cfg.SMTP.Hostname
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := s.srv.deliver(ctx, env, raw)
+	if err != nil {
+		var rej *ingest.RejectError
+		if errors.As(err, &rej) {
+			return authReply(rej.Temporary, rej.Reason), err
+		}
+		return errLocal, err
+	}
+	t.Result = res
+	t.MessageID = res.MessageID
+	return nil, nil
+}
+
+// deliver calls the Deliverer and turns a panic into an error so that one
+// hostile message is answered 451 instead of killing the connection.
+func (s *Server) deliver(ctx context.Context, env *ingest.Envelope, raw []byte) (res *ingest.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic while delivering: %v", p)
+		}
+	}()
+	return s.opts.Deliverer.Deliver(ctx, env, raw)
+}
+
+// hasBareCRorLF reports a CR not followed by LF or an LF not preceded by CR.
+func hasBareCRorLF(b []byte) bool {
+	for i := bytes.IndexAny(b, "\r\n"); i >= 0; {
+		if b[i] == '\r' {
+			if i+1 >= len(b) || b[i+1] != '\n' {
+				return true
+			}
+			i += 2
+		} else {
+			return true
+		}
+		j := bytes.IndexAny(b[i:], "\r\n")
+		if j < 0 {
+			break
+		}
+		i += j
+	}
+	return false
+}
+
+func newTxID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+func ipString(ip net.IP) string {
+	if ip == nil {
+		return ""
+	}
+	return ip.String()
+}
