@@ -49,6 +49,7 @@ type Outcome struct {
 // Result is what happened to one delivery.
 type Result struct {
 	MessageID string // the Message-ID header, normalized
+	Verdict   string // sender authentication verdict, "" when not checked
 	Outcomes  []Outcome
 }
 
@@ -105,6 +106,9 @@ func (g *Ingester) Deliver(ctx context.Context, env *Envelope, raw []byte) (*Res
 	var res Result
 	if in.msg != nil {
 		res.MessageID = in.msg.MessageID
+	}
+	if in.auth != nil {
+		res.Verdict = in.auth.Verdict
 	}
 	err = g.Store.Update(ctx, func(tx *store.Tx) error {
 		res.Outcomes = res.Outcomes[:0]

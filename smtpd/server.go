@@ -65,23 +65,63 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Listen opens addr and serves SMTP on it in the background. It returns the
-// bound address (useful with port 0).
-func (s *Server) Listen(addr string) (net.Addr, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("smtpd: listen %s: %w", addr, err)
+// Apply makes the open listeners match cfg: it opens the configured
+// addresses that are not open yet and closes those no longer configured
+// (sessions on a closed listener go on). It is called at start and on every
+// reload; an address that cannot be opened is an error and the others stay
+// as they were.
+func (s *Server) Apply(cfg *config.Config) error {
+	want := map[string]bool{}
+	for _, a := range cfg.SMTP.Listen {
+		want[a] = true
 	}
-	s.Serve(addr, l)
-	return l.Addr(), nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, a := range cfg.SMTP.Listen {
+		if _, open := s.listeners[a]; open {
+			continue
+		}
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("smtpd: listen %s: %w", a, err))
+			continue
+		}
+		s.serveLocked(a, l)
+	}
+	for a, l := range s.listeners {
+		if !want[a] {
+			l.Close()
+			delete(s.listeners, a)
+			s.opts.Log.Info("smtp listener closed", "listen", a)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Addrs returns the bound address of every open listener by configured
+// name (useful with port 0).
+func (s *Server) Addrs() map[string]net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]net.Addr{}
+	for name, l := range s.listeners {
+		out[name] = l.Addr()
+	}
+	return out
 }
 
 // Serve serves SMTP on an open listener, registered under name.
 func (s *Server) Serve(name string, l net.Listener) {
-	ll := s.limiter.wrap(l)
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.serveLocked(name, l)
+}
+
+func (s *Server) serveLocked(name string, l net.Listener) {
+	ll := s.limiter.wrap(l)
 	s.listeners[name] = ll
-	s.mu.Unlock()
+	s.opts.Log.Info("smtp listening", "listen", name, "addr", l.Addr().String())
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -54,8 +54,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string               { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // e2eConfig is the config of the end-to-end tests; %[1]s is the data
 // folder, %[2]s the socket, %[3]s the DNS server.
@@ -151,7 +155,7 @@ func (e *testEnv) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.d, e.smtp = d, d.addrs[0].String()
+	e.d, e.smtp = d, d.smtp.Addrs()[cfg.SMTP.Listen[0]].String()
 }
 
 func (e *testEnv) stop() {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -75,8 +74,11 @@ type daemon struct {
 	ingester *ingest.Ingester
 	smtp     *smtpd.Server
 	admin    *admin.Server
-	addrs    []net.Addr
 	verifier atomic.Pointer[auth.Verifier]
+	metrics  *metrics
+	httpMet  *httpListener
+	httpProf *httpListener
+	unwatch  func()
 	reloadMu sync.Mutex
 	now      func() time.Time
 }
@@ -87,7 +89,8 @@ type daemon struct {
 func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() time.Time) (*daemon, error) {
 	d := &daemon{path: path, log: newLogger(cfg.Log, logw), now: now}
 	d.cfg.Store(cfg)
-	st, err := store.Open(cfg.Store.Path, store.Options{})
+	d.metrics = newMetrics()
+	st, err := store.Open(cfg.Store.Path, store.Options{OnCommit: d.metrics.observeCommit})
 	if err != nil {
 		return nil, err
 	}
@@ -107,9 +110,11 @@ func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() tim
 		Release: func(ctx context.Context, id string) (any, error) {
 			return d.ingester.Release(ctx, d.cfg.Load(), id)
 		},
-		Reload:             func() error { return d.reload("admin") },
-		Channels:           func() any { return channelViews(d.cfg.Load()) },
-		Stats:              func() map[string]any { return nil },
+		Reload:   func() error { return d.reload("admin") },
+		Channels: func() any { return channelViews(d.cfg.Load()) },
+		Stats: func() map[string]any {
+			return map[string]any{"smtp_active_connections": d.smtp.ActiveConnections()}
+		},
 		NormalizeMessageID: mailparse.NormalizeMessageID,
 		Now:                func() time.Time { return d.now() },
 	}, d.log)
@@ -117,16 +122,18 @@ func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() tim
 		st.Close()
 		return nil, err
 	}
-	d.smtp = smtpd.New(smtpd.Options{Config: d.cfg.Load, Deliverer: d.ingester, Log: d.log})
-	for _, l := range cfg.SMTP.Listen {
-		a, err := d.smtp.Listen(l)
-		if err != nil {
-			d.smtp.Close()
-			d.admin.Close()
-			st.Close()
-			return nil, err
-		}
-		d.addrs = append(d.addrs, a)
+	d.smtp = smtpd.New(smtpd.Options{Config: d.cfg.Load, Deliverer: d.ingester, Log: d.log,
+		Observe: d.metrics.observeTransaction})
+	d.metrics.registerDaemon(st, d.smtp.ActiveConnections)
+	d.httpMet = &httpListener{name: "metrics", log: d.log, handler: metricsHandler(d.metrics, d.ready)}
+	d.httpProf = &httpListener{name: "pprof", log: d.log, handler: pprofHandler()}
+	if err := d.applyListeners(cfg); err != nil {
+		d.closeAll()
+		return nil, err
+	}
+	if d.unwatch, err = d.watchConfig(); err != nil {
+		d.log.Warn("config file changes will not be noticed; use SIGHUP or ctl reload", "err", err)
+		d.unwatch = func() {}
 	}
 	d.log.Info("ticketmx started", "config", configName(path), "smtp", cfg.SMTP.Listen,
 		"store", cfg.Store.Path, "admin_socket", cfg.Admin.Socket, "channels", len(cfg.Channels()))
@@ -139,11 +146,13 @@ func (d *daemon) reload(trigger string) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	cfg, err := config.Load(d.path)
-	if err != nil {
-		d.log.Error("config reload refused", "trigger", trigger, "err", err)
-		return err
+	if err == nil {
+		var v *auth.Verifier
+		if v, err = newVerifier(cfg.Auth); err == nil {
+			d.verifier.Store(v)
+		}
 	}
-	v, err := newVerifier(cfg.Auth)
+	d.metrics.observeReload(err)
 	if err != nil {
 		d.log.Error("config reload refused", "trigger", trigger, "err", err)
 		return err
@@ -151,26 +160,56 @@ func (d *daemon) reload(trigger string) error {
 	if keys := config.RestartRequired(d.cfg.Load(), cfg); len(keys) > 0 {
 		d.log.Warn("config reload: these keys change only at restart", "keys", keys)
 	}
-	d.verifier.Store(v)
 	d.cfg.Store(cfg)
+	if err := d.applyListeners(cfg); err != nil {
+		// The new config is in force; a listener that could not be opened
+		// is reported and tried again at the next reload.
+		d.log.Error("config reload: listener", "err", err)
+	}
 	d.log.Info("config reloaded", "trigger", trigger, "channels", len(cfg.Channels()))
 	return nil
+}
+
+// applyListeners binds the SMTP, metrics and pprof listeners of cfg.
+func (d *daemon) applyListeners(cfg *config.Config) error {
+	return errors.Join(d.smtp.Apply(cfg), d.httpMet.apply(cfg.Metrics.Listen), d.httpProf.apply(cfg.Debug.PprofListen))
+}
+
+// ready is /readyz: the store answers and SMTP is listening.
+func (d *daemon) ready() error {
+	if len(d.smtp.Addrs()) == 0 {
+		return errors.New("no SMTP listener")
+	}
+	return d.store.View(func(*store.Tx) error { return nil })
 }
 
 // shutdown stops accepting mail, lets sessions finish until ctx is done,
 // then closes the admin socket and the store.
 func (d *daemon) shutdown(ctx context.Context) error {
+	d.unwatch()
 	err := d.smtp.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = nil
 	}
+	d.httpMet.close()
+	d.httpProf.close()
 	if aerr := d.admin.Close(); aerr != nil {
 		d.log.Warn("admin socket close", "err", aerr)
 	}
 	if serr := d.store.Close(); serr != nil {
 		return serr
 	}
+	d.log.Info("ticketmx stopped")
 	return err
+}
+
+// closeAll undoes a start that failed half-way.
+func (d *daemon) closeAll() {
+	d.smtp.Close()
+	d.httpMet.close()
+	d.httpProf.close()
+	d.admin.Close()
+	d.store.Close()
 }
 
 func newVerifier(c config.Auth) (*auth.Verifier, error) {
