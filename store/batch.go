@@ -73,6 +73,9 @@ func (s *Store) commit(batch []*change) {
 					return errChangeFailed
 				}
 			}
+			if s.opts.BeforeCommit != nil {
+				return s.opts.BeforeCommit()
+			}
 			return nil
 		})
 		if errors.Is(err, errChangeFailed) {

@@ -68,6 +68,10 @@ type Options struct {
 	OnCommit func(batch int, d time.Duration)
 	// OpenFile replaces os.OpenFile (fault-injection tests).
 	OpenFile func(string, int, os.FileMode) (*os.File, error)
+	// BeforeCommit, if set, runs after a batch's changes and before its
+	// commit; an error aborts the transaction as a failed write would
+	// (fault-injection tests: ENOSPC, EIO).
+	BeforeCommit func() error
 }
 
 // Store is an open ticket store.
@@ -121,8 +125,24 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 // initSchema creates the buckets of a new file and refuses a file that holds
-// buckets but is not ours (another program's bbolt database).
+// buckets but is not ours (another program's bbolt database). A store that
+// is already complete is not written to, so opening never needs a write.
 func initSchema(db *bolt.DB) error {
+	complete := false
+	err := db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		if meta == nil || string(meta.Get([]byte("schema"))) != schemaVersion {
+			return nil
+		}
+		complete = true
+		for _, name := range allBuckets {
+			complete = complete && tx.Bucket(name) != nil
+		}
+		return nil
+	})
+	if err != nil || complete {
+		return err
+	}
 	return db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if meta == nil {

@@ -65,6 +65,10 @@ func runServe(args []string, stderr io.Writer) int {
 	return 0
 }
 
+// testStoreOptions lets fault-injection tests change the store options of
+// an in-process daemon. It is nil in the binary.
+var testStoreOptions func(*store.Options)
+
 // daemon is one running ticketmx: the pieces and the config they share.
 type daemon struct {
 	path     string
@@ -90,7 +94,11 @@ func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() tim
 	d := &daemon{path: path, log: newLogger(cfg.Log, logw), now: now}
 	d.cfg.Store(cfg)
 	d.metrics = newMetrics()
-	st, err := store.Open(cfg.Store.Path, store.Options{OnCommit: d.metrics.observeCommit})
+	sopts := store.Options{OnCommit: d.metrics.observeCommit}
+	if testStoreOptions != nil {
+		testStoreOptions(&sopts)
+	}
+	st, err := store.Open(cfg.Store.Path, sopts)
 	if err != nil {
 		return nil, err
 	}
