@@ -41,13 +41,15 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ticketmx serve: %v\n", err)
 		return 1
 	}
+	// Signals are caught before anything listens: a SIGHUP that arrives
+	// while starting must not kill the daemon (its default action).
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	d, err := startDaemon(*path, cfg, stderr, time.Now)
 	if err != nil {
 		fmt.Fprintf(stderr, "ticketmx serve: %v\n", err)
 		return 1
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			_ = d.reload("SIGHUP")
