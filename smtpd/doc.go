@@ -10,4 +10,17 @@
 // limits; every RCPT looks the address up in the config current at that
 // moment, so a reload takes effect at the next RCPT without dropping a
 // connection.
+//
+// # Limits go-smtp lacks
+//
+// go-smtp v0.25.1 serves a net.Conn that is a guardConn (guard.go), handed
+// out by a guardedListener (listener.go). Between them they read the PROXY
+// header (proxy.go), cap total and per-IP connections (limits.go), bound
+// DATA by smtp.data_timeout while every read still gets smtp.read_timeout,
+// close after a DATA timeout, an over-long line or an oversize message far
+// past the limit instead of reading the rest as commands, refuse HTTP
+// request lines, close after smtp.max_bad_commands 50x replies, close after
+// a failed STARTTLS handshake, and answer "421 4.3.2" to idle sessions on
+// Shutdown. The certificate (tls.go) is re-read on every Apply; whether
+// STARTTLS is offered at all is fixed when the Server is built.
 package smtpd

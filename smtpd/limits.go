@@ -3,13 +3,13 @@ package smtpd
 import (
 	"net"
 	"sync"
-	"time"
 )
 
 // connLimiter caps total and per-IP connections at accept time. go-smtp has
-// no cap of its own (a session starts only at EHLO), so the cap wraps the
-// listener: a connection over a limit gets 421 4.7.0 and is closed before
-// go-smtp ever sees it.
+// no cap of its own (a session starts only at EHLO), so the guarded
+// listener applies it to the real client address (after a PROXY header): a
+// connection over a limit gets 421 4.7.0 and is closed before go-smtp ever
+// sees it.
 type connLimiter struct {
 	limits func() (total, perIP int)
 	mu     sync.Mutex
@@ -20,8 +20,6 @@ type connLimiter struct {
 func newConnLimiter(limits func() (int, int)) *connLimiter {
 	return &connLimiter{limits: limits, perIP: map[string]int{}}
 }
-
-func (c *connLimiter) wrap(l net.Listener) net.Listener { return &limitedListener{Listener: l, c: c} }
 
 // acquire counts a new connection from ip, or says which limit it breaks.
 func (c *connLimiter) acquire(ip string) bool {
@@ -50,39 +48,6 @@ func (c *connLimiter) Active() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.total
-}
-
-type limitedListener struct {
-	net.Listener
-	c *connLimiter
-}
-
-func (l *limitedListener) Accept() (net.Conn, error) {
-	for {
-		conn, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		ip := hostOf(conn.RemoteAddr())
-		if !l.c.acquire(ip) {
-			_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			_, _ = conn.Write([]byte("421 4.7.0 Too many connections, try again later\r\n"))
-			conn.Close()
-			continue
-		}
-		return &limitedConn{Conn: conn, release: func() { l.c.release(ip) }}, nil
-	}
-}
-
-type limitedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *limitedConn) Close() error {
-	c.once.Do(c.release)
-	return c.Conn.Close()
 }
 
 func hostOf(a net.Addr) string {

@@ -33,3 +33,44 @@ func authReply(temporary bool, reason string) *smtp.SMTPError {
 	}
 	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Message rejected by sender policy: " + reason}
 }
+
+// Replies the connection guard writes itself before it closes the
+// connection (RFC 5321 3.8: 421 may be sent at any time when the server
+// must close the transmission channel).
+const (
+	// RFC 3463 4.7.0: security or policy status; over a connection limit.
+	replyTooManyConns = "421 4.7.0 Too many connections, try again later\r\n"
+	// RFC 3463 4.3.2: system not accepting network messages.
+	replyShutdown = "421 4.3.2 Service shutting down\r\n"
+	// An HTTP request line: a cross-protocol attack, never a mail client.
+	replyHTTP = "421 4.7.0 This is an SMTP server, closing connection\r\n"
+	// Beyond smtp.max_bad_commands 50x replies in one session.
+	replyTooManyBad = "421 4.7.0 Too many bad commands, closing connection\r\n"
+	// RFC 3463 4.4.2: bad connection; the DATA phase went past its
+	// deadline. Closing (instead of go-smtp's 554 and reading on) keeps the
+	// rest of the body from being taken as commands.
+	replyDataTimeout = "421 4.4.2 Timeout while reading the message, closing connection\r\n"
+	// An oversize message is read on (and thrown away) only up to a bound;
+	// past it the sender gets the size reply and the connection is closed.
+	replyTooBigClose = "552 5.3.4 Message size exceeds fixed maximum message size, closing connection\r\n"
+	// A line over smtp.max_line_length in DATA (RFC 5321 4.5.3.1.6); the
+	// text matches go-smtp's own answer for an over-long command line.
+	replyLineTooLong = "500 5.4.0 Too long line, closing connection\r\n"
+)
+
+// errHeaderTooBig: the header block is over smtp.max_header_bytes. It is a
+// size limit, so it gets the size reply (RFC 1870 / RFC 3463 5.3.4).
+var errHeaderTooBig = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message header block exceeds fixed maximum size"}
+
+// errClosing answers a command that go-smtp still had buffered when the
+// guard closed the connection (nobody reads it; it only keeps such a
+// command from starting a transaction).
+var errClosing = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Connection closing"}
+
+// errDataTimeout is what the transaction log records for a DATA timeout
+// (the client got replyDataTimeout).
+var errDataTimeout = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout while reading the message"}
+
+// errLineTooLong is what the transaction log records for an over-long DATA
+// line (the client got replyLineTooLong).
+var errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 4, 0}, Message: "Too long line"}

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/emersion/go-smtp"
 
@@ -35,21 +38,32 @@ type Server struct {
 	opts    Options
 	smtp    *smtp.Server
 	limiter *connLimiter
+	certs   certStore
 
 	mu        sync.Mutex
-	listeners map[string]net.Listener
-	wg        sync.WaitGroup
+	listeners map[string]*openListener
+
+	connMu  sync.Mutex
+	conns   map[*guardConn]struct{}
+	closing atomic.Bool
+}
+
+// openListener is one listener and the kind it was opened as.
+type openListener struct {
+	l    *guardedListener
+	kind listenKind
 }
 
 // New builds a server from the current config's smtp section. Hostname,
-// timeouts and line length are read once here; recipient checks and
-// message limits follow reloads.
+// timeouts, line length and whether STARTTLS is offered are read once here
+// (go-smtp reads them without locking); recipient checks, message limits
+// and the certificate files follow reloads.
 func New(opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
 	cfg := opts.Config()
-	s := &Server{opts: opts, listeners: map[string]net.Listener{}}
+	s := &Server{opts: opts, listeners: map[string]*openListener{}, conns: map[*guardConn]struct{}{}}
 	s.limiter = newConnLimiter(func() (int, int) {
 		c := opts.Config().SMTP
 		return c.MaxConnections, c.MaxConnectionsPerIP
@@ -61,25 +75,54 @@ func New(opts Options) *Server {
 	srv.MaxLineLength = cfg.SMTP.MaxLineLength
 	srv.EnableSMTPUTF8 = true
 	srv.ErrorLog = slogPrinter{opts.Log}
+	if cfg.SMTP.TLS.Enabled() {
+		srv.TLSConfig = s.certs.config()
+	}
 	s.smtp = srv
 	return s
 }
 
-// Apply makes the open listeners match cfg: it opens the configured
-// addresses that are not open yet and closes those no longer configured
-// (sessions on a closed listener go on). It is called at start and on every
-// reload; an address that cannot be opened is an error and the others stay
-// as they were.
+// Apply makes the server match cfg: it re-reads the TLS certificate files,
+// opens the configured listeners that are not open yet (plain, PROXY and
+// implicit TLS) and closes those no longer configured or configured as
+// another kind (sessions on a closed listener go on). It is called at start
+// and on every reload; what cannot be done is returned as an error and the
+// rest is applied (a certificate that fails to load leaves the previous one
+// in use).
 func (s *Server) Apply(cfg *config.Config) error {
-	want := map[string]bool{}
+	var errs []error
+	if err := s.certs.load(cfg.SMTP.TLS); err != nil {
+		errs = append(errs, err)
+	}
+	want := map[string]listenKind{}
 	for _, a := range cfg.SMTP.Listen {
-		want[a] = true
+		want[a] = kindPlain
+		if cfg.SMTP.ProxyProtocol {
+			want[a] = kindProxy
+		}
+	}
+	for _, a := range cfg.SMTP.ProxyListen {
+		want[a] = kindProxy
+	}
+	for _, a := range cfg.SMTP.ImplicitTLSListen {
+		want[a] = kindTLS
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var errs []error
-	for _, a := range cfg.SMTP.Listen {
+	for a, ol := range s.listeners {
+		if k, ok := want[a]; !ok || k != ol.kind {
+			ol.l.Close()
+			delete(s.listeners, a)
+			s.opts.Log.Info("smtp listener closed", "listen", a, "kind", ol.kind.String())
+		}
+	}
+	for _, a := range slices.Sorted(maps.Keys(want)) {
 		if _, open := s.listeners[a]; open {
+			continue
+		}
+		k := want[a]
+		if k == kindTLS && !cfg.SMTP.TLS.Enabled() {
+			errs = append(errs, fmt.Errorf("smtpd: listen %s: implicit TLS needs smtp.tls.cert_file and key_file", a))
 			continue
 		}
 		l, err := net.Listen("tcp", a)
@@ -87,14 +130,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 			errs = append(errs, fmt.Errorf("smtpd: listen %s: %w", a, err))
 			continue
 		}
-		s.serveLocked(a, l)
-	}
-	for a, l := range s.listeners {
-		if !want[a] {
-			l.Close()
-			delete(s.listeners, a)
-			s.opts.Log.Info("smtp listener closed", "listen", a)
-		}
+		s.serveLocked(a, l, k)
 	}
 	return errors.Join(errs...)
 }
@@ -105,8 +141,8 @@ func (s *Server) Addrs() map[string]net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]net.Addr{}
-	for name, l := range s.listeners {
-		out[name] = l.Addr()
+	for name, ol := range s.listeners {
+		out[name] = ol.l.Addr()
 	}
 	return out
 }
@@ -115,38 +151,92 @@ func (s *Server) Addrs() map[string]net.Addr {
 func (s *Server) Serve(name string, l net.Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.serveLocked(name, l)
+	s.serveLocked(name, l, kindPlain)
 }
 
-func (s *Server) serveLocked(name string, l net.Listener) {
-	ll := s.limiter.wrap(l)
-	s.listeners[name] = ll
-	s.opts.Log.Info("smtp listening", "listen", name, "addr", l.Addr().String())
-	s.wg.Add(1)
+func (s *Server) serveLocked(name string, l net.Listener, kind listenKind) {
+	gl := s.guard(l, kind)
+	s.listeners[name] = &openListener{l: gl, kind: kind}
+	s.opts.Log.Info("smtp listening", "listen", name, "addr", l.Addr().String(), "kind", kind.String())
 	go func() {
-		defer s.wg.Done()
-		if err := s.smtp.Serve(ll); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := s.smtp.Serve(gl); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.opts.Log.Error("smtp listener stopped", "listen", name, "err", err)
 		}
 	}()
 }
 
-// Shutdown stops accepting, waits for sessions to end until ctx is done,
-// then closes the rest.
+// track registers a new connection; it refuses once shutdown has begun.
+func (s *Server) track(g *guardConn) bool {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.conns[g] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(g *guardConn) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	delete(s.conns, g)
+}
+
+func (s *Server) tracked() []*guardConn {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	out := make([]*guardConn, 0, len(s.conns))
+	for g := range s.conns {
+		out = append(out, g)
+	}
+	return out
+}
+
+// Shutdown stops accepting, answers "421 4.3.2" to every session that is
+// not in a transaction and closes it, lets the sessions in DATA finish
+// (each is closed the same way after its reply) until ctx is done, then
+// closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.connMu.Lock()
+	s.closing.Store(true)
+	s.connMu.Unlock()
+	s.closeListeners()
+	for _, g := range s.tracked() {
+		g.shutdownIdle()
+	}
 	err := s.smtp.Shutdown(ctx)
 	if err != nil {
 		s.smtp.Close()
+		for _, g := range s.tracked() {
+			g.Close()
+		}
 	}
-	s.wg.Wait()
 	return err
 }
 
 // Close stops at once.
 func (s *Server) Close() error {
+	s.connMu.Lock()
+	s.closing.Store(true)
+	s.connMu.Unlock()
+	s.closeListeners()
 	err := s.smtp.Close()
-	s.wg.Wait()
+	for _, g := range s.tracked() {
+		g.Close()
+	}
+	if errors.Is(err, smtp.ErrServerClosed) {
+		err = nil
+	}
 	return err
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for a, ol := range s.listeners {
+		ol.l.Close()
+		delete(s.listeners, a)
+	}
 }
 
 // slogPrinter adapts go-smtp's Logger to slog.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,6 +40,8 @@ type Transaction struct {
 type session struct {
 	srv      *Server
 	conn     *smtp.Conn
+	guard    *guardConn // nil only if go-smtp was handed a bare conn
+	helo     string     // EHLO argument, sanitized
 	cfg      *config.Config
 	remoteIP net.IP
 	tls      string
@@ -50,9 +53,20 @@ type session struct {
 }
 
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
-	sess := &session{srv: s, conn: c, cfg: s.opts.Config()}
-	if ta, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
+	sess := &session{srv: s, conn: c, cfg: s.opts.Config(), helo: sanitize(c.Hostname())}
+	nc := c.Conn()
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		sess.remoteIP = ta.IP
+	}
+	inner := nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		inner = tc.NetConn()
+	}
+	if g, ok := inner.(*guardConn); ok {
+		sess.guard = g
+		// After a TLS handshake replies the guard writes itself must go
+		// through the *tls.Conn.
+		g.setTop(nc)
 	}
 	return sess, nil
 }
@@ -65,6 +79,11 @@ func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.Reset()
+	if s.guard != nil && s.guard.isKilled() {
+		// A command go-smtp had buffered before the guard closed the
+		// connection: it must not start a transaction.
+		return errClosing
+	}
 	if opts != nil && opts.Size > s.cfg.SMTP.MaxMessageBytes {
 		return errTooBig
 	}
@@ -101,7 +120,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 
 func (s *session) Data(r io.Reader) error {
 	t := &Transaction{
-		ID: newTxID(), HELO: s.conn.Hostname(), MailFrom: s.mailFrom,
+		ID: newTxID(), HELO: s.helo, MailFrom: s.mailFrom,
 		RemoteIP: ipString(s.remoteIP),
 	}
 	for _, rc := range s.rcpts {
@@ -129,23 +148,39 @@ func (s *session) Data(r io.Reader) error {
 // data reads the message within the session's limits and delivers it. It
 // returns the reply to send (nil for 250) and the internal error to log.
 func (s *session) data(r io.Reader, t *Transaction) (*smtp.SMTPError, error) {
+	if s.guard != nil {
+		s.guard.beginData(s.cfg.SMTP.DataTimeout)
+		defer s.guard.endData()
+	}
 	limit := s.cfg.SMTP.MaxMessageBytes
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	t.Size = int(n)
 	if err != nil {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			return se, err
-		}
-		return errLocal, fmt.Errorf("smtpd: read DATA: %w", err)
+		return s.readFailed(err)
 	}
 	if n > limit {
+		// go-smtp would read the rest without bound: read on up to as
+		// much again so that a sender that ignores SIZE still gets its
+		// 552 in sync, and close the connection past that.
+		m, err := io.Copy(io.Discard, io.LimitReader(r, limit))
+		t.Size += int(m)
+		if err != nil {
+			return s.readFailed(err)
+		}
+		if m == limit && s.guard != nil {
+			if rest, _ := r.Read(make([]byte, 1)); rest > 0 {
+				s.guard.kill(replyTooBigClose)
+			}
+		}
 		return errTooBig, nil
 	}
 	raw := buf.Bytes()
 	if hasBareCRorLF(raw) {
 		return errBareLF, nil
+	}
+	if max := s.cfg.SMTP.MaxHeaderBytes; max > 0 && headerBytes(raw, max) > max {
+		return errHeaderTooBig, nil
 	}
 	env := &ingest.Envelope{
 		RemoteIP: s.remoteIP, HELO: t.HELO, MailFrom: s.mailFrom,
@@ -166,6 +201,46 @@ func (s *session) data(r io.Reader, t *Transaction) (*smtp.SMTPError, error) {
 	t.Result = res
 	t.MessageID = res.MessageID
 	return nil, nil
+}
+
+// readFailed ends a DATA phase whose body could not be read to its end.
+// Whatever is left of the body must never be read as commands (go-smtp
+// answers 554 and reads on), so the connection is closed.
+func (s *session) readFailed(err error) (*smtp.SMTPError, error) {
+	var se *smtp.SMTPError
+	var ne net.Error
+	switch {
+	case errors.As(err, &se):
+		return se, err
+	case s.guard == nil:
+	case s.guard.isKilled():
+		// Shut down or closed by the guard meanwhile.
+	case errors.Is(err, smtp.ErrTooLongLine):
+		s.guard.kill(replyLineTooLong)
+		return errLineTooLong, fmt.Errorf("smtpd: read DATA: %w", err)
+	case errors.As(err, &ne) && ne.Timeout():
+		s.guard.kill(replyDataTimeout)
+		return errDataTimeout, fmt.Errorf("smtpd: read DATA: %w", err)
+	default:
+		s.guard.kill("")
+	}
+	return errLocal, fmt.Errorf("smtpd: read DATA: %w", err)
+}
+
+// headerBytes is the size of the header block of raw (up to and including
+// the blank line), looking no further than max+4 octets.
+func headerBytes(raw []byte, max int) int {
+	look := raw
+	if max > 0 && len(look) > max+4 {
+		look = look[:max+4]
+	}
+	if i := bytes.Index(look, []byte("\r\n\r\n")); i >= 0 {
+		return i + 4
+	}
+	if bytes.HasPrefix(raw, []byte("\r\n")) {
+		return 2
+	}
+	return len(look)
 }
 
 // deliver calls the Deliverer and turns a panic into an error so that one

@@ -1,0 +1,260 @@
+package smtpd
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// guardConn is the net.Conn go-smtp sees. go-smtp v0.25.1 has no hook
+// between its line reader and its state machine, so the limits it lacks are
+// kept here, on the byte stream:
+//
+//   - the real client address from a PROXY header (RemoteAddr);
+//   - during DATA, a read deadline moved forward on every read (a slow but
+//     live upload is not cut) but never past the DATA deadline (go-smtp sets
+//     one deadline per command line, which would cover the whole body);
+//   - in plaintext, HTTP request lines are refused at once with 421 (a
+//     cross-protocol attack), and 50x replies are counted so that a session
+//     is closed with 421 beyond smtp.max_bad_commands;
+//   - the connection count (released once on Close) and the state graceful
+//     shutdown needs (busy in DATA or idle).
+//
+// After STARTTLS the bytes that cross it are ciphertext: the plaintext
+// checks stop and go-smtp's own limit (close after its 4th protocol error)
+// is what remains.
+type guardConn struct {
+	net.Conn
+	srv    *Server
+	remote net.Addr // from the PROXY header; nil: the socket's peer
+
+	maxBad      int
+	readTimeout time.Duration
+
+	mu       sync.Mutex
+	top      net.Conn // what replies are written to (the *tls.Conn once TLS)
+	tls      bool     // bytes crossing are ciphertext
+	inData   bool     // the session is reading DATA
+	busy     bool     // in a transaction that must finish before shutdown
+	dataEnd  time.Time
+	killed   bool
+	bad      int
+	lineHead []byte // start of the current command line (plaintext)
+	midLine  bool
+
+	closeOnce sync.Once
+	release   func()
+}
+
+func newGuardConn(srv *Server, c net.Conn, remote net.Addr, maxBad int, readTimeout time.Duration, release func()) *guardConn {
+	g := &guardConn{Conn: c, srv: srv, remote: remote, maxBad: maxBad, readTimeout: readTimeout, release: release}
+	g.top = g
+	return g
+}
+
+func (g *guardConn) RemoteAddr() net.Addr {
+	if g.remote != nil {
+		return g.remote
+	}
+	return g.Conn.RemoteAddr()
+}
+
+// errKilled is what a read returns once the guard closed the connection
+// itself: io.EOF, so go-smtp ends the session quietly.
+var errKilled = io.EOF
+
+func (g *guardConn) Read(b []byte) (int, error) {
+	g.mu.Lock()
+	if g.killed {
+		g.mu.Unlock()
+		return 0, errKilled
+	}
+	if g.inData {
+		d := g.dataEnd
+		if g.readTimeout > 0 {
+			if r := time.Now().Add(g.readTimeout); r.Before(d) {
+				d = r
+			}
+		}
+		_ = g.Conn.SetReadDeadline(d)
+	} else {
+		// go-smtp reads the next command: the transaction is over and
+		// its reply written.
+		g.busy = false
+		if g.srv.closing.Load() {
+			g.mu.Unlock()
+			g.kill(replyShutdown)
+			return 0, errKilled
+		}
+	}
+	inspect := !g.tls && !g.inData
+	g.mu.Unlock()
+
+	n, err := g.Conn.Read(b)
+	if n > 0 && inspect {
+		if g.httpRequest(b[:n]) {
+			g.kill(replyHTTP)
+			return 0, errKilled
+		}
+	}
+	if err != nil {
+		g.mu.Lock()
+		killed := g.killed
+		g.mu.Unlock()
+		if killed {
+			return 0, errKilled
+		}
+	}
+	return n, err
+}
+
+// httpVerbs start the request line of the HTTP methods a browser or proxy
+// can be made to send to port 25 (cross-protocol attacks).
+var httpVerbs = [][]byte{[]byte("GET "), []byte("POST "), []byte("HEAD "), []byte("PUT "), []byte("CONNECT ")}
+
+// httpRequest looks at the first octets of every command line in b.
+func (g *guardConn) httpRequest(b []byte) bool {
+	for _, c := range b {
+		if g.midLine {
+			g.midLine = c != '\n'
+			continue
+		}
+		g.lineHead = append(g.lineHead, c)
+		if c != '\n' && len(g.lineHead) < 8 {
+			continue
+		}
+		head := bytes.ToUpper(g.lineHead)
+		for _, v := range httpVerbs {
+			if bytes.HasPrefix(head, v) {
+				return true
+			}
+		}
+		g.lineHead, g.midLine = g.lineHead[:0], c != '\n'
+	}
+	return false
+}
+
+func (g *guardConn) Write(b []byte) (int, error) {
+	g.mu.Lock()
+	inspect := !g.tls
+	g.mu.Unlock()
+	n, err := g.Conn.Write(b)
+	if err != nil {
+		return n, err
+	}
+	if bytes.HasPrefix(b, []byte("550 5.0.0 Handshake error")) {
+		// go-smtp goes on in the clear after a failed STARTTLS
+		// handshake, on a stream of which part was eaten by TLS. Close
+		// it, as Postfix does. (A TLS record never starts with '5'.)
+		g.kill("")
+		return n, err
+	}
+	if !inspect {
+		return n, err
+	}
+	// go-smtp flushes one reply line per write.
+	switch {
+	case bytes.HasPrefix(b, []byte("220 2.0.0 Ready to start TLS")):
+		g.mu.Lock()
+		g.tls = true
+		g.mu.Unlock()
+	case len(b) >= 4 && b[0] == '5' && b[1] == '0' && b[2] >= '0' && b[2] <= '4' && b[3] == ' ':
+		// 500-504: syntax error, unknown command, bad sequence, bad
+		// parameter (RFC 5321 4.2.2, 4.2.4).
+		g.mu.Lock()
+		g.bad++
+		over := g.maxBad > 0 && g.bad > g.maxBad
+		g.mu.Unlock()
+		if over {
+			g.kill(replyTooManyBad)
+		}
+	}
+	return n, err
+}
+
+// setTop records the connection replies go through (the *tls.Conn after
+// a TLS handshake).
+func (g *guardConn) setTop(c net.Conn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.top = c
+	if c != net.Conn(g) {
+		g.tls = true
+	}
+}
+
+// beginData starts the DATA phase: every read gets the command timeout,
+// the whole body at most dataTimeout.
+func (g *guardConn) beginData(dataTimeout time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.inData, g.busy = true, true
+	if dataTimeout <= 0 {
+		dataTimeout = 10 * time.Minute
+	}
+	g.dataEnd = time.Now().Add(dataTimeout)
+}
+
+// endData ends the DATA phase; the session stays busy until go-smtp reads
+// the next command (its reply is written then).
+func (g *guardConn) endData() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.inData = false
+}
+
+// shutdownIdle answers 421 and closes the connection if it is not in a
+// transaction; it reports whether it did.
+func (g *guardConn) shutdownIdle() bool {
+	g.mu.Lock()
+	busy := g.busy || g.killed
+	g.mu.Unlock()
+	if busy {
+		return false
+	}
+	g.kill(replyShutdown)
+	return true
+}
+
+// kill writes reply (if any) and closes the connection; later reads return
+// EOF so go-smtp ends the session without answering again.
+func (g *guardConn) kill(reply string) {
+	g.mu.Lock()
+	if g.killed {
+		g.mu.Unlock()
+		return
+	}
+	g.killed = true
+	top, cipher := g.top, g.tls
+	g.mu.Unlock()
+	// A reply is written in the clear, or through the *tls.Conn of an
+	// established session; in the middle of a handshake nothing can be said.
+	if reply != "" && (top != net.Conn(g) || !cipher) {
+		_ = g.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, _ = top.Write([]byte(reply))
+	}
+	g.Close()
+}
+
+func (g *guardConn) isKilled() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.killed
+}
+
+func (g *guardConn) Close() error {
+	err := g.Conn.Close()
+	g.closeOnce.Do(func() {
+		if g.release != nil {
+			g.release()
+		}
+		g.srv.untrack(g)
+	})
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
