@@ -31,6 +31,7 @@
 //	by_channel    channel 0 ticket id → ""
 //	by_status     status 0 ticket id → ""
 //	by_tenant_status tenant 0 status 0 ticket id → ""
+//	by_channel_status channel 0 status 0 ticket id → ""
 //	messages      message id → Message JSON
 //	ticket_msgs   ticket id 0 message id → ""        (a ticket's messages in order)
 //	senders       ticket id 0 sender address → ""    (has the sender written in T?)

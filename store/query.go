@@ -17,9 +17,9 @@ type TicketFilter struct {
 }
 
 // ListTickets returns tickets newest first and the cursor of the next page
-// ("" at the end). It walks the most selective index for the filter, so a
-// page costs the same on a store of a million tickets as on an empty one
-// (filters combined with a channel walk that channel's tickets).
+// ("" at the end). Every combination of filters has an index (a channel
+// belongs to one tenant), so a page costs the same on a store of a million
+// tickets as on an empty one.
 func (s *Store) ListTickets(f TicketFilter) ([]*Ticket, string, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
@@ -32,6 +32,8 @@ func (s *Store) ListTickets(f TicketFilter) ([]*Ticket, string, error) {
 	err := s.View(func(tx *Tx) error {
 		bucket, p := bTickets, []byte(nil)
 		switch {
+		case f.Channel != "" && f.Status != "":
+			bucket, p = bByChannelStatus, prefix(f.Channel, f.Status)
 		case f.Channel != "":
 			bucket, p = bByChannel, prefix(f.Channel)
 		case f.Tenant != "" && f.Status != "":

@@ -30,30 +30,31 @@ var (
 
 var allBuckets = [][]byte{
 	bMeta, bCounters, bTenantSeq, bTickets, bNumbers, bByTenant, bByChannel,
-	bByStatus, bByTenantStatus, bMessages, bTicketMsgs, bSenders, bMsgIDs,
+	bByStatus, bByTenantStatus, bByChannelStatus, bMessages, bTicketMsgs, bSenders, bMsgIDs,
 	bSubjects, bDups, bLoop, bRaw, bAttachments, bSuspended,
 }
 
 var (
-	bMeta           = []byte("meta")
-	bCounters       = []byte("counters")
-	bTenantSeq      = []byte("tenant_seq")
-	bTickets        = []byte("tickets")
-	bNumbers        = []byte("numbers")
-	bByTenant       = []byte("by_tenant")
-	bByChannel      = []byte("by_channel")
-	bByStatus       = []byte("by_status")
-	bByTenantStatus = []byte("by_tenant_status")
-	bMessages       = []byte("messages")
-	bTicketMsgs     = []byte("ticket_msgs")
-	bSenders        = []byte("senders")
-	bMsgIDs         = []byte("msgids")
-	bSubjects       = []byte("subjects")
-	bDups           = []byte("dups")
-	bLoop           = []byte("loop")
-	bRaw            = []byte("raw")
-	bAttachments    = []byte("attachments")
-	bSuspended      = []byte("suspended")
+	bMeta            = []byte("meta")
+	bCounters        = []byte("counters")
+	bTenantSeq       = []byte("tenant_seq")
+	bTickets         = []byte("tickets")
+	bNumbers         = []byte("numbers")
+	bByTenant        = []byte("by_tenant")
+	bByChannel       = []byte("by_channel")
+	bByStatus        = []byte("by_status")
+	bByTenantStatus  = []byte("by_tenant_status")
+	bByChannelStatus = []byte("by_channel_status")
+	bMessages        = []byte("messages")
+	bTicketMsgs      = []byte("ticket_msgs")
+	bSenders         = []byte("senders")
+	bMsgIDs          = []byte("msgids")
+	bSubjects        = []byte("subjects")
+	bDups            = []byte("dups")
+	bLoop            = []byte("loop")
+	bRaw             = []byte("raw")
+	bAttachments     = []byte("attachments")
+	bSuspended       = []byte("suspended")
 )
 
 // Options tune Open. The zero value is what the daemon uses.

@@ -280,6 +280,10 @@ func TestListTicketsPaging(t *testing.T) {
 	if len(closed) != 1 || closed[0].ID != tk.ID || closed[0].ClosedAt == nil {
 		t.Fatalf("closed list: %+v", closed)
 	}
+	byChannel, _, _ := s.ListTickets(TicketFilter{Channel: "acme@x", Status: StatusClosed})
+	if len(byChannel) != 1 || byChannel[0].ID != tk.ID {
+		t.Fatalf("channel+status list: %+v", byChannel)
+	}
 	if len(news) != 120 {
 		t.Fatalf("new list has %d, want 120", len(news))
 	}

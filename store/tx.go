@@ -246,18 +246,26 @@ func (t *Tx) indexStatus(tk *Ticket, old, status string) error {
 	if old == status {
 		return nil
 	}
+	keys := func(st string) map[string][]byte {
+		return map[string][]byte{
+			string(bByStatus):        key(st, tk.ID),
+			string(bByTenantStatus):  key(tk.Tenant, st, tk.ID),
+			string(bByChannelStatus): key(tk.Channel, st, tk.ID),
+		}
+	}
 	if old != "" {
-		if err := t.b(bByStatus).Delete(key(old, tk.ID)); err != nil {
-			return err
+		for b, k := range keys(old) {
+			if err := t.b([]byte(b)).Delete(k); err != nil {
+				return err
+			}
 		}
-		if err := t.b(bByTenantStatus).Delete(key(tk.Tenant, old, tk.ID)); err != nil {
+	}
+	for b, k := range keys(status) {
+		if err := t.b([]byte(b)).Put(k, nil); err != nil {
 			return err
 		}
 	}
-	if err := t.b(bByStatus).Put(key(status, tk.ID), nil); err != nil {
-		return err
-	}
-	return t.b(bByTenantStatus).Put(key(tk.Tenant, status, tk.ID), nil)
+	return nil
 }
 
 // SetStatus changes a ticket's status at now, keeping closed_at and the
