@@ -8,7 +8,9 @@
 //
 //  1. duplicate: the normalized Message-ID (or, lacking one, sha256 over
 //     From, To, Date, Subject and the body) was already taken for this
-//     channel: nothing is stored, the sender still gets 250.
+//     channel: nothing is stored, the sender still gets 250. A reply that
+//     reaches two channels of the tenant is one message of the ticket it
+//     replies to: the second channel finds it there and records a duplicate.
 //  2. unparseable: kept raw, suspended with reason "parse_error".
 //  3. loop: more than loop.max messages from one sender to the channel within
 //     loop.window: suspended "loop".

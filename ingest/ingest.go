@@ -146,6 +146,16 @@ func compose(results, received string, raw []byte) []byte {
 type lazyRaw struct {
 	stored []byte
 	id     string
+	// appended maps each ticket this delivery added the message to to
+	// the message's id, so a second channel does not add it again.
+	appended map[string]string
+}
+
+func (l *lazyRaw) noteAppended(ticketID, msgID string) {
+	if l.appended == nil {
+		l.appended = map[string]string{}
+	}
+	l.appended[ticketID] = msgID
 }
 
 func (l *lazyRaw) get(tx *store.Tx) (string, error) {

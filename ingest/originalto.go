@@ -42,7 +42,10 @@ func firstAddr(v string) string {
 	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == ';' }) {
 		f = strings.Trim(f, "<>\"'")
 		if strings.Count(f, "@") == 1 && !strings.HasPrefix(f, "@") && !strings.HasSuffix(f, "@") {
-			return strings.ToLower(f)
+			// The local part keeps its case (SPEC section 1), as the
+			// To/Cc addresses below do.
+			at := strings.IndexByte(f, '@')
+			return f[:at+1] + strings.ToLower(f[at+1:])
 		}
 	}
 	return ""

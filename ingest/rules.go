@@ -29,7 +29,11 @@ func (g *Ingester) applyRules(tx *store.Tx, ch *config.Channel, in *incoming, en
 		out.MessageID = ref
 		return out, tx.Incr("duplicates", 1)
 	}
-	if reason, detail := g.suspendReason(tx, ch, in, now); reason != "" {
+	reason, detail, err := g.suspendReason(tx, ch, in, now)
+	if err != nil {
+		return out, err
+	}
+	if reason != "" {
 		return g.suspend(tx, ch, in, env, raw, now, reason, detail)
 	}
 	return g.ticketize(tx, ch, in, env, raw, now, false)
@@ -37,23 +41,28 @@ func (g *Ingester) applyRules(tx *store.Tx, ch *config.Channel, in *incoming, en
 
 // suspendReason applies the rules that keep a message out of tickets before
 // any threading: unparseable, loop, forwarding set-up.
-func (g *Ingester) suspendReason(tx *store.Tx, ch *config.Channel, in *incoming, now time.Time) (string, string) {
+// A store error is returned, not ignored: the loop count is a write, and
+// a failed one must fail the delivery (4xx) rather than let a loop through.
+func (g *Ingester) suspendReason(tx *store.Tx, ch *config.Channel, in *incoming, now time.Time) (string, string, error) {
 	if in.parseErr != nil {
-		return ReasonParseError, in.parseErr.Error()
+		return ReasonParseError, in.parseErr.Error(), nil
 	}
 	if ch.Rules.Loop.Max > 0 && in.sender != "" {
 		n, err := tx.RecentArrivals(ch.Tenant, ch.Address, in.sender, now, ch.Rules.Loop.Window)
-		if err == nil && n > ch.Rules.Loop.Max {
-			return ReasonLoop, fmt.Sprintf("%d messages from %s within %s (max %d)", n, in.sender, ch.Rules.Loop.Window, ch.Rules.Loop.Max)
+		if err != nil {
+			return "", "", fmt.Errorf("loop count: %w", err)
+		}
+		if n > ch.Rules.Loop.Max {
+			return ReasonLoop, fmt.Sprintf("%d messages from %s within %s (max %d)", n, in.sender, ch.Rules.Loop.Window, ch.Rules.Loop.Max), nil
 		}
 	}
 	if in.forwarding != nil {
-		return ReasonForwarding, in.forwarding.detail()
+		return ReasonForwarding, in.forwarding.detail(), nil
 	}
 	if quarantined(ch, in) {
-		return ReasonAuthFail, in.auth.Reason
+		return ReasonAuthFail, in.auth.Reason, nil
 	}
-	return "", ""
+	return "", "", nil
 }
 
 // ticketize threads, merges or opens a ticket for the message. With release
@@ -64,6 +73,18 @@ func (g *Ingester) ticketize(tx *store.Tx, ch *config.Channel, in *incoming, env
 	target, err := findReplyTarget(tx, ch.Tenant, in)
 	if err != nil {
 		return out, err
+	}
+	if target != nil && !release {
+		if ref, ok := alreadyIn(tx, target, in, raw); ok {
+			// A reply sent to two channels of the tenant (To: support@,
+			// Cc: sales@) threads into the same ticket from both: keep
+			// one copy (SPEC section 2, rule 1).
+			out.Decision, out.MessageID = DecisionDuplicate, ref
+			if err := tx.MarkDuplicateKey(ch.Tenant, ch.Address, in.dupKey, ref); err != nil {
+				return out, err
+			}
+			return out, tx.Incr("duplicates", 1)
+		}
 	}
 	autoReason := ""
 	if in.msg != nil {
@@ -126,6 +147,7 @@ func (g *Ingester) ticketize(tx *store.Tx, ch *config.Channel, in *incoming, env
 	if err := tx.MarkDuplicateKey(ch.Tenant, ch.Address, in.dupKey, m.ID); err != nil {
 		return out, err
 	}
+	raw.noteAppended(tk.ID, m.ID)
 	out.Decision, out.TicketID, out.Number, out.MessageID = m.Decision, tk.ID, tk.Number, m.ID
 	return out, tx.Incr("decision_"+m.Decision, 1)
 }
@@ -180,6 +202,26 @@ func findReplyTarget(tx *store.Tx, tenant string, in *incoming) (*store.Ticket, 
 		}
 	}
 	return nil, nil
+}
+
+// alreadyIn returns the message of tk that this message already is: the
+// one added for another channel in this delivery, the one carrying its
+// Message-ID, or the one taken under its duplicate key by tk's own channel.
+func alreadyIn(tx *store.Tx, tk *store.Ticket, in *incoming, raw *lazyRaw) (string, bool) {
+	if ref, ok := raw.appended[tk.ID]; ok {
+		return ref, true
+	}
+	if in.msg != nil && in.msg.MessageID != "" {
+		if ref, ok := tx.LookupMessageID(tk.Tenant, in.msg.MessageID); ok && ref.TicketID == tk.ID && ref.MessageID != "" {
+			return ref.MessageID, true
+		}
+	}
+	ref, ok := tx.Duplicate(tk.Tenant, tk.Channel, in.dupKey)
+	if !ok {
+		return "", false
+	}
+	m, err := tx.Message(ref)
+	return ref, err == nil && m.TicketID == tk.ID
 }
 
 // findMergeTarget is rule 6.
