@@ -20,7 +20,7 @@ type Envelope struct {
 	HELO     string
 	MailFrom string // "" for the null reverse-path
 	Rcpts    []Recipient
-	TLS      string // "TLS1.3 TLS_AES_128_GCM_SHA256" or ""
+	TLS      string // "version=TLS 1.3 cipher=TLS_AES_128_GCM_SHA256" or ""
 	// Received is the complete Received header field (with CRLF) the
 	// session prepends to the stored message.
 	Received string
@@ -91,18 +91,33 @@ func channels(rcpts []Recipient) []*config.Channel {
 // Deliver parses raw once and applies the rules for every channel of the
 // recipients in one store transaction. It returns only after the store has
 // committed and fsynced; any error means nothing was stored and the caller
-// must answer 4xx.
-func (g *Ingester) Deliver(ctx context.Context, env *Envelope, raw []byte) (*Result, error) {
+// must answer 4xx. A panic while handling the message is an error too, and
+// the raw message is kept (suspended "internal_error") when the store can
+// take it, so the sender's retry is a duplicate rather than a second crash.
+func (g *Ingester) Deliver(ctx context.Context, env *Envelope, raw []byte) (res *Result, err error) {
 	if len(env.Rcpts) == 0 {
 		return nil, errors.New("ingest: no recipients")
 	}
-	in := newIncoming(raw, env.MailFrom, g.Limits)
+	var in *incoming
+	defer func() {
+		if p := recover(); p != nil {
+			err = g.keepAfterPanic(ctx, env, raw, in, fmt.Sprint(p))
+		}
+	}()
+	in = newIncoming(raw, env.MailFrom, g.Limits)
+	res, err = g.deliver(ctx, env, raw, in)
+	if errors.Is(err, store.ErrPanic) {
+		err = g.keepAfterPanic(ctx, env, raw, in, err.Error())
+	}
+	return res, err
+}
+
+func (g *Ingester) deliver(ctx context.Context, env *Envelope, raw []byte, in *incoming) (*Result, error) {
 	chans := channels(env.Rcpts)
 	resultsHeader, err := g.authenticate(ctx, env, raw, in, chans)
 	if err != nil {
 		return nil, err
 	}
-	stored := compose(resultsHeader, env.Received, auth.StripForged(raw, env.AuthservID))
 	var res Result
 	if in.msg != nil {
 		res.MessageID = in.msg.MessageID
@@ -110,10 +125,11 @@ func (g *Ingester) Deliver(ctx context.Context, env *Envelope, raw []byte) (*Res
 	if in.auth != nil {
 		res.Verdict = in.auth.Verdict
 	}
+	body := auth.StripForged(raw, env.AuthservID)
 	err = g.Store.Update(ctx, func(tx *store.Tx) error {
 		res.Outcomes = res.Outcomes[:0]
 		now := g.now()
-		lazy := &lazyRaw{stored: stored}
+		lazy := &lazyRaw{results: resultsHeader, received: env.Received, body: body}
 		for _, ch := range chans {
 			out, err := g.applyRules(tx, ch, in, env, lazy, now)
 			if err != nil {
@@ -132,20 +148,14 @@ func (g *Ingester) Deliver(ctx context.Context, env *Envelope, raw []byte) (*Res
 	return &res, nil
 }
 
-// compose is the message as stored: our fields on top of the bytes as
-// received, Authentication-Results first (SPEC section 3).
-func compose(results, received string, raw []byte) []byte {
-	out := make([]byte, 0, len(results)+len(received)+len(raw))
-	out = append(out, results...)
-	out = append(out, received...)
-	return append(out, raw...)
-}
-
-// lazyRaw stores the raw bytes at most once per transaction, and only when
-// some channel keeps the message (a pure duplicate stores nothing).
+// lazyRaw stores the raw bytes at most once per variant per transaction,
+// and only when some channel keeps the message (a pure duplicate stores
+// nothing). The variants differ in the Authentication-Results field, which
+// a channel with auth_policy none does not get (SPEC section 3).
 type lazyRaw struct {
-	stored []byte
-	id     string
+	results, received string
+	body              []byte
+	ids               [2]string // [0] without results, [1] with
 	// appended maps each ticket this delivery added the message to to
 	// the message's id, so a second channel does not add it again.
 	appended map[string]string
@@ -158,22 +168,33 @@ func (l *lazyRaw) noteAppended(ticketID, msgID string) {
 	l.appended[ticketID] = msgID
 }
 
-func (l *lazyRaw) get(tx *store.Tx) (string, error) {
-	if l.id != "" {
-		return l.id, nil
+// get stores the variant for channel ch (once) and returns its raw id.
+func (l *lazyRaw) get(tx *store.Tx, ch *config.Channel) (string, error) {
+	v := 0
+	if l.results != "" && ch.Rules.AuthPolicy != config.AuthNone {
+		v = 1
 	}
-	id, err := tx.PutRaw(l.stored)
+	if l.ids[v] != "" {
+		return l.ids[v], nil
+	}
+	results := ""
+	if v == 1 {
+		results = l.results
+	}
+	stored := make([]byte, 0, len(results)+len(l.received)+len(l.body))
+	stored = append(append(append(stored, results...), l.received...), l.body...)
+	id, err := tx.PutRaw(stored)
 	if err != nil {
 		return "", err
 	}
-	l.id = id
+	l.ids[v] = id
 	return id, nil
 }
 
 // putAttachments stores each attachment's bytes once, content-addressed,
 // when the message was kept.
 func putAttachments(tx *store.Tx, in *incoming, l *lazyRaw) error {
-	if l.id == "" || in.msg == nil {
+	if (l.ids[0] == "" && l.ids[1] == "") || in.msg == nil {
 		return nil
 	}
 	for _, a := range in.msg.Attachments {

@@ -42,7 +42,7 @@ func (g *Ingester) Release(ctx context.Context, cfg *config.Config, id string) (
 			return err
 		}
 		var err error
-		out, err = g.ticketize(tx, ch, in, env, &lazyRaw{id: sm.RawID}, g.now(), true)
+		out, err = g.ticketize(tx, ch, in, env, &lazyRaw{ids: [2]string{sm.RawID, sm.RawID}}, g.now(), true)
 		if err != nil {
 			return err
 		}

@@ -102,12 +102,15 @@ func (s *Store) commit(batch []*change) {
 	}
 }
 
+// ErrPanic wraps the error of a change that panicked.
+var ErrPanic = errors.New("panic in change")
+
 // safeRun turns a panic inside a change into an error for that change only,
 // so one hostile message cannot stop the writer.
 func safeRun(fn func(*Tx) error, tx *Tx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("store: panic in change: %v", r)
+			err = fmt.Errorf("store: %w: %v", ErrPanic, r)
 		}
 	}()
 	return fn(tx)

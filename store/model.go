@@ -28,7 +28,6 @@ const (
 	DecisionReopened       = "reopened"
 	DecisionNewAfterClosed = "new_after_closed"
 	DecisionAuto           = "auto"
-	DecisionReleased       = "released"
 )
 
 // Address is a mailbox with its display name.
@@ -52,9 +51,12 @@ type Ticket struct {
 	UpdatedAt         time.Time  `json:"updated_at"`
 	ClosedAt          *time.Time `json:"closed_at"`
 	RelatedTo         uint64     `json:"related_to,omitempty"`
-	MessageCount      int        `json:"message_count"`
-	Outbound          []string   `json:"outbound,omitempty"`
-	Messages          []*Message `json:"messages,omitempty"`
+	// FollowedBy is the number of the ticket a reply to this closed ticket
+	// opened (new_after_closed); later replies to the old thread go there.
+	FollowedBy   uint64     `json:"followed_by,omitempty"`
+	MessageCount int        `json:"message_count"`
+	Outbound     []string   `json:"outbound,omitempty"`
+	Messages     []*Message `json:"messages,omitempty"`
 }
 
 // Attachment describes one attachment or inline part. Its bytes are stored

@@ -240,6 +240,13 @@ func (t *Tx) CreateTicket(tk *Ticket) error {
 	return t.putJSON(bTickets, id, tk)
 }
 
+// SetFollowedBy records on a closed ticket the number of the ticket that
+// continues it.
+func (t *Tx) SetFollowedBy(tk *Ticket, number uint64) error {
+	tk.FollowedBy = number
+	return t.putJSON(bTickets, tk.ID, tk)
+}
+
 // indexStatus moves the ticket from the old status's index entries to the
 // new one's.
 func (t *Tx) indexStatus(tk *Ticket, old, status string) error {
