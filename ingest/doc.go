@@ -20,7 +20,9 @@
 //     "auth_fail" (reject is answered at end of DATA by the caller).
 //  6. reply: In-Reply-To, then References newest first, against the tenant's
 //     Message-IDs (its messages and registered outbound replies); else the
-//     [Ticket#N] tag when the sender has written in ticket N before.
+//     [Ticket#N] tag when the sender has written in ticket N before. A
+//     closed ticket that a related ticket continues (followed_by) hands the
+//     reply on to that ticket.
 //  7. auto-generated: appended with auto=true when a reply, else suspended
 //     "auto_generated". A Chinese/Japanese out-of-office subject counts only
 //     together with a reply reference.
@@ -34,6 +36,10 @@
 //     customer is the sender) takes the message, with the status change of
 //     a reply (a merged closed ticket, when closed is listed, is reopened).
 //  11. otherwise a new ticket with the channel's category.
+//
+// A panic while handling a message is answered like a store failure (the
+// caller sends 451), but the raw message is kept as suspended
+// "internal_error" with its duplicate key, so the retry is a duplicate.
 //
 // Times come from Ingester.Now so tests can move the clock.
 package ingest
