@@ -69,6 +69,9 @@ type Options struct {
 	OnCommit func(batch int, d time.Duration)
 	// OpenFile replaces os.OpenFile (fault-injection tests).
 	OpenFile func(string, int, os.FileMode) (*os.File, error)
+	// NoSync skips fsync. Only for tests and fuzzing, where durability is
+	// not what is measured; the daemon never sets it.
+	NoSync bool
 	// BeforeCommit, if set, runs after a batch's changes and before its
 	// commit; an error aborts the transaction as a failed write would
 	// (fault-injection tests: ENOSPC, EIO).
@@ -100,6 +103,7 @@ func Open(path string, opts Options) (*Store, error) {
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 		OpenFile:       opts.OpenFile,
+		NoSync:         opts.NoSync,
 	})
 	if err != nil {
 		switch {
