@@ -45,9 +45,13 @@ var forwardingSenders = map[string]bool{
 func detectForwardingSetup(msg *mailparse.Message) *forwardingSetup {
 	from := strings.ToLower(msg.From.Address)
 	subj := strings.ToLower(msg.Subject)
-	m := confirmCodeRE.FindStringSubmatch(msg.Text)
+	bySender := forwardingSenders[from]
 	bySubject := strings.Contains(subj, "forwarding confirmation") || strings.Contains(subj, "转发确认") || strings.Contains(subj, "轉寄確認")
-	if !forwardingSenders[from] && !(bySubject && m != nil) {
+	if !bySender && !bySubject {
+		return nil
+	}
+	m := confirmCodeRE.FindStringSubmatch(msg.Text)
+	if !bySender && m == nil {
 		return nil
 	}
 	f := &forwardingSetup{}
