@@ -125,11 +125,11 @@ func (g *Ingester) deliver(ctx context.Context, env *Envelope, raw []byte, in *i
 	if in.auth != nil {
 		res.Verdict = in.auth.Verdict
 	}
-	body := auth.StripForged(raw, env.AuthservID)
+	encoded := newLazyRaw(resultsHeader, env.Received, auth.StripForged(raw, env.AuthservID), chans)
 	err = g.Store.Update(ctx, func(tx *store.Tx) error {
 		res.Outcomes = res.Outcomes[:0]
 		now := g.now()
-		lazy := &lazyRaw{results: resultsHeader, received: env.Received, body: body}
+		lazy := encoded.fresh()
 		for _, ch := range chans {
 			out, err := g.applyRules(tx, ch, in, env, lazy, now)
 			if err != nil {
@@ -151,15 +151,43 @@ func (g *Ingester) deliver(ctx context.Context, env *Envelope, raw []byte, in *i
 // lazyRaw stores the raw bytes at most once per variant per transaction,
 // and only when some channel keeps the message (a pure duplicate stores
 // nothing). The variants differ in the Authentication-Results field, which
-// a channel with auth_policy none does not get (SPEC section 3).
+// a channel with auth_policy none does not get (SPEC section 3). They are
+// compressed before the transaction, by the session's goroutine.
 type lazyRaw struct {
-	results, received string
-	body              []byte
-	ids               [2]string // [0] without results, [1] with
+	enc [2][]byte // stored form: [0] without results, [1] with
+	ids [2]string
 	// appended maps each ticket this delivery added the message to to
 	// the message's id, so a second channel does not add it again.
 	appended map[string]string
 }
+
+// newLazyRaw encodes the variants the channels need.
+func newLazyRaw(results, received string, body []byte, chans []*config.Channel) *lazyRaw {
+	l := &lazyRaw{}
+	for _, ch := range chans {
+		v := variant(results, ch)
+		if l.enc[v] != nil {
+			continue
+		}
+		top := ""
+		if v == 1 {
+			top = results
+		}
+		l.enc[v] = store.EncodeRaw([]byte(top), []byte(received), body)
+	}
+	return l
+}
+
+func variant(results string, ch *config.Channel) int {
+	if results != "" && ch.Rules.AuthPolicy != config.AuthNone {
+		return 1
+	}
+	return 0
+}
+
+// fresh is a copy for one run of the transaction (a batch may run it
+// again), keeping the encoded bytes.
+func (l *lazyRaw) fresh() *lazyRaw { return &lazyRaw{enc: l.enc} }
 
 func (l *lazyRaw) noteAppended(ticketID, msgID string) {
 	if l.appended == nil {
@@ -171,19 +199,13 @@ func (l *lazyRaw) noteAppended(ticketID, msgID string) {
 // get stores the variant for channel ch (once) and returns its raw id.
 func (l *lazyRaw) get(tx *store.Tx, ch *config.Channel) (string, error) {
 	v := 0
-	if l.results != "" && ch.Rules.AuthPolicy != config.AuthNone {
+	if l.enc[1] != nil && (l.enc[0] == nil || ch.Rules.AuthPolicy != config.AuthNone) {
 		v = 1
 	}
 	if l.ids[v] != "" {
 		return l.ids[v], nil
 	}
-	results := ""
-	if v == 1 {
-		results = l.results
-	}
-	stored := make([]byte, 0, len(results)+len(l.received)+len(l.body))
-	stored = append(append(append(stored, results...), l.received...), l.body...)
-	id, err := tx.PutRaw(stored)
+	id, err := tx.PutRaw(l.enc[v])
 	if err != nil {
 		return "", err
 	}

@@ -28,8 +28,7 @@ func (g *Ingester) keepAfterPanic(ctx context.Context, env *Envelope, raw []byte
 			subject, messageID = in.msg.Subject, in.msg.MessageID
 		}
 	}
-	stored := make([]byte, 0, len(env.Received)+len(raw))
-	stored = append(append(stored, env.Received...), raw...)
+	stored := store.EncodeRaw([]byte(env.Received), raw)
 	err := g.Store.Update(ctx, func(tx *store.Tx) error {
 		rawID, err := tx.PutRaw(stored)
 		if err != nil {

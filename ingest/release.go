@@ -22,8 +22,8 @@ func (g *Ingester) Release(ctx context.Context, cfg *config.Config, id string) (
 		if sm, err = tx.Suspended(id); err != nil {
 			return err
 		}
-		raw = append([]byte(nil), tx.Raw(sm.RawID)...)
-		return nil
+		raw, err = tx.Raw(sm.RawID)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ingest: release %s: %w", id, err)

@@ -73,6 +73,9 @@ func (s *Store) commit(batch []*change) {
 					return errChangeFailed
 				}
 			}
+			if err := tx.flushCounts(); err != nil {
+				return err
+			}
 			if s.opts.BeforeCommit != nil {
 				return s.opts.BeforeCommit()
 			}

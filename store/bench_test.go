@@ -13,7 +13,7 @@ import (
 // message, the raw bytes) including the fsync, alone and with concurrent
 // callers sharing commits (group commit). ns/op is per delivery.
 func BenchmarkCommit(b *testing.B) {
-	raw := make([]byte, 4096)
+	raw := EncodeRaw(make([]byte, 4096))
 	for _, par := range []int{1, 16} {
 		b.Run(fmt.Sprintf("callers=%d", par), func(b *testing.B) {
 			var batches, changes atomic.Int64

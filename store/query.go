@@ -123,12 +123,9 @@ func (s *Store) MessageRaw(id string) ([]byte, error) {
 			}
 			rawID = m.RawID
 		}
-		r := tx.Raw(rawID)
-		if r == nil {
-			return fmt.Errorf("raw of %s: %w", id, ErrNotFound)
-		}
-		raw = bytes.Clone(r)
-		return nil
+		var err error
+		raw, err = tx.Raw(rawID)
+		return err
 	})
 	return raw, err
 }

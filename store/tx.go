@@ -16,6 +16,9 @@ import (
 type Tx struct {
 	tx       *bolt.Tx
 	writable bool
+	// counts collects Incr calls of a write transaction; flushCounts
+	// writes each counter once per batch instead of once per change.
+	counts map[string]uint64
 }
 
 func (t *Tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
@@ -44,31 +47,57 @@ func (t *Tx) getJSON(bucket []byte, id string, v any) error {
 	return json.Unmarshal(data, v)
 }
 
-// Incr adds n to the named counter.
+// Incr adds n to the named counter when the transaction commits.
 func (t *Tx) Incr(name string, n uint64) error {
-	b := t.b(bCounters)
-	var cur uint64
-	if v := b.Get([]byte(name)); len(v) == 8 {
-		cur = be(v)
+	if !t.writable {
+		return bolt.ErrTxNotWritable
 	}
-	return b.Put([]byte(name), u64(cur+n))
+	if t.counts == nil {
+		t.counts = map[string]uint64{}
+	}
+	t.counts[name] += n
+	return nil
 }
 
-// PutRaw stores raw message bytes and returns their id.
-func (t *Tx) PutRaw(raw []byte) (string, error) {
+// flushCounts adds the collected increments to the stored counters.
+func (t *Tx) flushCounts() error {
+	b := t.b(bCounters)
+	for name, n := range t.counts {
+		var cur uint64
+		if v := b.Get([]byte(name)); len(v) == 8 {
+			cur = be(v)
+		}
+		if err := b.Put([]byte(name), u64(cur+n)); err != nil {
+			return err
+		}
+	}
+	t.counts = nil
+	return nil
+}
+
+// PutRaw stores a raw message encoded by EncodeRaw and returns its id.
+func (t *Tx) PutRaw(encoded []byte) (string, error) {
+	if len(encoded) == 0 || (encoded[0] != rawZstd && encoded[0] != rawPlain) {
+		return "", fmt.Errorf("store: put raw: value not made by EncodeRaw")
+	}
 	id, err := t.nextID('r', bRaw)
 	if err != nil {
 		return "", fmt.Errorf("store: put raw: %w", err)
 	}
-	if err := t.b(bRaw).Put([]byte(id), raw); err != nil {
+	if err := t.b(bRaw).Put([]byte(id), encoded); err != nil {
 		return "", fmt.Errorf("store: put raw %s: %w", id, err)
 	}
 	return id, nil
 }
 
-// Raw returns the raw bytes of rawID. The slice is valid only inside the
-// transaction.
-func (t *Tx) Raw(rawID string) []byte { return t.b(bRaw).Get([]byte(rawID)) }
+// Raw returns the bytes of the raw message rawID (a copy the caller owns).
+func (t *Tx) Raw(rawID string) ([]byte, error) {
+	v := t.b(bRaw).Get([]byte(rawID))
+	if v == nil {
+		return nil, fmt.Errorf("raw %s: %w", rawID, ErrNotFound)
+	}
+	return decodeRaw(v)
+}
 
 // PutAttachment stores data under its sha256 unless it is already there.
 func (t *Tx) PutAttachment(sha string, data []byte) error {

@@ -84,7 +84,7 @@ func (d *ctlDaemon) addTicket(t *testing.T, tenant, subject string, raw []byte) 
 			DMARC: store.DMARCResult{Result: "pass", Domain: "example.com", Policy: "reject"}, Verdict: "pass"}}
 	err := d.st.Update(context.Background(), func(tx *store.Tx) error {
 		var err error
-		if m.RawID, err = tx.PutRaw(raw); err != nil {
+		if m.RawID, err = tx.PutRaw(store.EncodeRaw(raw)); err != nil {
 			return err
 		}
 		if err := tx.CreateTicket(tk); err != nil {
@@ -104,7 +104,7 @@ func (d *ctlDaemon) addSuspended(t *testing.T, detail string) *store.Suspended {
 		ReceivedAt: ctlT0, From: store.Address{Address: "forwarding-noreply@google.com"}, Subject: "Gmail Forwarding Confirmation"}
 	err := d.st.Update(context.Background(), func(tx *store.Tx) error {
 		var err error
-		if sm.RawID, err = tx.PutRaw([]byte("Subject: x\r\n\r\nx\r\n")); err != nil {
+		if sm.RawID, err = tx.PutRaw(store.EncodeRaw([]byte("Subject: x\r\n\r\nx\r\n"))); err != nil {
 			return err
 		}
 		return tx.Suspend(sm)

