@@ -48,6 +48,7 @@ type session struct {
 
 	mailFrom string
 	hasMail  bool
+	sizeHint int64 // MAIL FROM SIZE=, to size the DATA buffer once
 	rcpts    []ingest.Recipient
 	started  time.Time
 }
@@ -88,6 +89,10 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		return errTooBig
 	}
 	s.mailFrom, s.hasMail, s.started = from, true, time.Now()
+	s.sizeHint = 0
+	if opts != nil {
+		s.sizeHint = opts.Size
+	}
 	if st, ok := s.conn.TLSConnectionState(); ok {
 		s.tls = tlsDescription(st.Version, st.CipherSuite)
 	}
@@ -154,6 +159,11 @@ func (s *session) data(r io.Reader, t *Transaction) (*smtp.SMTPError, error) {
 	}
 	limit := s.cfg.SMTP.MaxMessageBytes
 	var buf bytes.Buffer
+	if s.sizeHint > 0 {
+		// A declared size saves the doubling copies of a growing buffer;
+		// it is a hint only (capped, and the limit is still enforced).
+		buf.Grow(int(min(s.sizeHint, limit) + 512))
+	}
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	t.Size = int(n)
 	if err != nil {
