@@ -31,6 +31,9 @@ type Options struct {
 	Log       *slog.Logger
 	// Observe, if set, is told the outcome of every transaction (metrics).
 	Observe func(t *Transaction)
+	// OnSession, if set, is told of every SMTP session (go-smtp starts one
+	// at HELO/EHLO), with whether it runs over TLS.
+	OnSession func(tls bool)
 }
 
 // Server is the SMTP front on one or more listeners.

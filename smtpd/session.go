@@ -60,8 +60,12 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 		sess.remoteIP = ta.IP
 	}
 	inner := nc
-	if tc, ok := nc.(*tls.Conn); ok {
+	tc, isTLS := nc.(*tls.Conn)
+	if isTLS {
 		inner = tc.NetConn()
+	}
+	if s.opts.OnSession != nil {
+		s.opts.OnSession(isTLS)
 	}
 	if g, ok := inner.(*guardConn); ok {
 		sess.guard = g

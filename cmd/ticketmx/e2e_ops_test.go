@@ -150,6 +150,7 @@ func TestOpsMetricsMoveAfterDelivery(t *testing.T) {
 		`ticketmx_messages_total{decision="new"} 1`,
 		`ticketmx_messages_total{decision="duplicate"} 1`,
 		`ticketmx_smtp_transactions_total{code="250",outcome="accepted"} 2`,
+		`ticketmx_smtp_sessions_total{tls="false"} 2`,
 		`ticketmx_store_commit_batch_size_count`,
 		`ticketmx_store_size_bytes`,
 		`ticketmx_smtp_active_connections`,
@@ -382,5 +383,20 @@ func TestOpsSignals(t *testing.T) {
 	tk, _, err := s.ListTickets(store.TicketFilter{})
 	if err != nil || len(tk) != 1 || tk[0].Subject != "in flight" {
 		t.Fatalf("tickets after shutdown: %v %v", tk, err)
+	}
+}
+
+// TestOpsLogFormatFollowsReload: log.format and log.level apply on reload.
+func TestOpsLogFormatFollowsReload(t *testing.T) {
+	e := startEnv(t)
+	e.editConfig("log: {level: debug}", "log: {level: info, format: json}")
+	if code, _, stderr := e.ctl("reload"); code != 0 {
+		t.Fatalf("reload: %s", stderr)
+	}
+	before := len(e.logs.String())
+	e.mustSend("c@example.org", []string{"support@acme.example"}, customerMail("c@example.org", "json log", "jl@x"))
+	after := e.logs.String()[before:]
+	if !strings.Contains(after, `{"time":`) || !strings.Contains(after, `"msg":"smtp transaction"`) {
+		t.Fatalf("log after switching to json:\n%s", after)
 	}
 }

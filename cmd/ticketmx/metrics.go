@@ -23,6 +23,7 @@ import (
 // conventions: ticketmx_ prefix, _total for counters, base units.
 type metrics struct {
 	reg          *prometheus.Registry
+	sessions     *prometheus.CounterVec
 	transactions *prometheus.CounterVec
 	messages     *prometheus.CounterVec
 	suspended    *prometheus.CounterVec
@@ -38,6 +39,10 @@ type metrics struct {
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
+		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ticketmx_smtp_sessions_total",
+			Help: "SMTP sessions (go-smtp starts one at HELO/EHLO), by whether the connection was encrypted then; a STARTTLS session counts again, as tls=true, at its second EHLO.",
+		}, []string{"tls"}),
 		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ticketmx_smtp_transactions_total",
 			Help: "SMTP transactions that reached end of DATA, by reply code and outcome (accepted, rejected, tempfail).",
@@ -84,7 +89,7 @@ func newMetrics() *metrics {
 		}),
 	}
 	m.reloadOK.Set(1)
-	m.reg.MustRegister(m.transactions, m.messages, m.suspended, m.authVerdicts, m.txDuration,
+	m.reg.MustRegister(m.sessions, m.transactions, m.messages, m.suspended, m.authVerdicts, m.txDuration,
 		m.txBytes, m.commitTime, m.batchSize, m.reloads, m.reloadOK,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -94,6 +99,11 @@ func newMetrics() *metrics {
 func (m *metrics) observeCommit(n int, d time.Duration) {
 	m.batchSize.Observe(float64(n))
 	m.commitTime.Observe(d.Seconds())
+}
+
+// observeSession is the SMTP front's OnSession hook.
+func (m *metrics) observeSession(tls bool) {
+	m.sessions.WithLabelValues(strconv.FormatBool(tls)).Inc()
 }
 
 // observeTransaction is the SMTP front's Observe hook.

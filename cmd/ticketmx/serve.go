@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -83,6 +82,7 @@ type daemon struct {
 	smtp     *smtpd.Server
 	admin    *admin.Server
 	verifier atomic.Pointer[auth.Verifier]
+	logs     *reloadableHandler
 	metrics  *metrics
 	httpMet  *httpListener
 	httpProf *httpListener
@@ -95,7 +95,8 @@ type daemon struct {
 // listeners, so that no 250 can be given before the store is usable.
 // now is the clock of the rules; tests pass a fake one, serve time.Now.
 func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() time.Time) (*daemon, error) {
-	d := &daemon{path: path, log: newLogger(cfg.Log, logw), now: now}
+	d := &daemon{path: path, now: now}
+	d.log, d.logs = newLogger(cfg.Log, logw)
 	d.cfg.Store(cfg)
 	d.metrics = newMetrics()
 	sopts := store.Options{OnCommit: d.metrics.observeCommit}
@@ -135,7 +136,7 @@ func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() tim
 		return nil, err
 	}
 	d.smtp = smtpd.New(smtpd.Options{Config: d.cfg.Load, Deliverer: d.ingester, Log: d.log,
-		Observe: d.metrics.observeTransaction})
+		Observe: d.metrics.observeTransaction, OnSession: d.metrics.observeSession})
 	d.metrics.registerDaemon(st, d.smtp.ActiveConnections)
 	d.httpMet = &httpListener{name: "metrics", log: d.log, handler: metricsHandler(d.metrics, d.ready)}
 	d.httpProf = &httpListener{name: "pprof", log: d.log, handler: pprofHandler()}
@@ -173,6 +174,7 @@ func (d *daemon) reload(trigger string) error {
 		d.log.Warn("config reload: these keys change only at restart", "keys", keys)
 	}
 	d.cfg.Store(cfg)
+	d.logs.apply(cfg.Log)
 	if err := d.applyListeners(cfg); err != nil {
 		// The new config is in force; a listener that could not be opened
 		// is reported and tried again at the next reload.
@@ -247,16 +249,6 @@ func newVerifier(c config.Auth) (*auth.Verifier, error) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	return v, nil
-}
-
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(strings.ToUpper(c.Level)))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func configName(path string) string {
