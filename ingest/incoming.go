@@ -28,7 +28,8 @@ type incoming struct {
 	auto       autoSignal
 	forwarding *forwardingSetup
 	size       int64
-	auth       *store.Auth // nil when no channel checks senders
+	auth       *store.Auth      // nil when no channel checks senders
+	body       store.PackedBody // Text and HTML packed outside the store's writer
 }
 
 func newIncoming(raw []byte, mailFrom string, lim mailparse.Limits) *incoming {
@@ -41,6 +42,7 @@ func newIncoming(raw []byte, mailFrom string, lim mailparse.Limits) *incoming {
 		return in
 	}
 	in.msg = msg
+	in.body = store.PackBody(msg.Text, msg.HTML)
 	in.from = store.Address{Address: msg.From.Address, Name: msg.From.Name}
 	in.sender = strings.ToLower(msg.From.Address)
 	if in.sender == "" {
@@ -129,6 +131,7 @@ func (in *incoming) message(env *Envelope, rawID string, channel *config.Channel
 	}
 	m.Text = msg.Text
 	m.HTML = msg.HTML
+	m.Body = in.body
 	for _, a := range msg.Attachments {
 		m.Attachments = append(m.Attachments, store.Attachment{
 			Filename: a.Filename, ContentType: a.ContentType, Size: a.Size,

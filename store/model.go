@@ -127,7 +127,10 @@ type Message struct {
 	Decision    string       `json:"decision"`
 	Size        int64        `json:"size"`
 	RawID       string       `json:"raw_id"`
-	TLS         string       `json:"tls,omitempty"`
+	// Body, when set (PackBody of Text and HTML), is how the record stores
+	// the bodies; Text and HTML are still what the API shows.
+	Body PackedBody `json:"-"`
+	TLS  string     `json:"tls,omitempty"`
 }
 
 // Suspended is a received message that did not become part of a ticket.

@@ -193,7 +193,11 @@ func (t *Tx) Messages(ticketID string) ([]*Message, error) {
 // Message loads one message.
 func (t *Tx) Message(id string) (*Message, error) {
 	var m Message
-	if err := t.getJSON(bMessages, id, &m); err != nil {
+	v := t.b(bMessages).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("message %s: %w", id, ErrNotFound)
+	}
+	if err := decodeMessage(v, &m); err != nil {
 		return nil, fmt.Errorf("message %s: %w", id, err)
 	}
 	return &m, nil
@@ -336,7 +340,11 @@ func (t *Tx) AddMessage(tk *Ticket, m *Message) error {
 		return fmt.Errorf("store: add message: %w", err)
 	}
 	m.ID, m.TicketID, m.Tenant, m.Channel = id, tk.ID, tk.Tenant, tk.Channel
-	if err := t.putJSON(bMessages, id, m); err != nil {
+	rec, err := encodeMessage(m)
+	if err == nil {
+		err = t.b(bMessages).Put([]byte(id), rec)
+	}
+	if err != nil {
 		return fmt.Errorf("store: put message %s: %w", id, err)
 	}
 	if err := t.b(bTicketMsgs).Put(key(tk.ID, id), nil); err != nil {
