@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/sobot/ticketmx/ingest/auth"
 	"github.com/sobot/ticketmx/store"
 )
 
@@ -28,7 +29,7 @@ func (g *Ingester) keepAfterPanic(ctx context.Context, env *Envelope, raw []byte
 			subject, messageID = in.msg.Subject, in.msg.MessageID
 		}
 	}
-	stored := store.EncodeRaw([]byte(env.Received), raw)
+	stored := store.EncodeRaw([]byte(env.Received), auth.StripForged(raw, env.AuthservID))
 	err := g.Store.Update(ctx, func(tx *store.Tx) error {
 		rawID, err := tx.PutRaw(stored)
 		if err != nil {

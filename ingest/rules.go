@@ -215,7 +215,7 @@ func findReplyTarget(tx *store.Tx, tenant string, in *incoming) (*store.Ticket, 
 			return nil, err
 		}
 		if tx.HasSender(tk.ID, in.sender) {
-			return tk, nil
+			return followUps(tx, tk)
 		}
 	}
 	return nil, nil

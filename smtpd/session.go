@@ -166,7 +166,9 @@ func (s *session) data(r io.Reader, t *Transaction) (*smtp.SMTPError, error) {
 	if s.sizeHint > 0 {
 		// A declared size saves the doubling copies of a growing buffer;
 		// it is a hint only (capped, and the limit is still enforced).
-		buf.Grow(int(min(s.sizeHint, limit) + 512))
+		// Capped at 1 MiB so that a SIZE= that is never sent reserves
+		// nothing big.
+		buf.Grow(int(min(s.sizeHint, limit, 1<<20) + 512))
 	}
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	t.Size = int(n)

@@ -34,6 +34,9 @@ func u64(n uint64) []byte {
 
 func newID(kind byte, seq uint64) string { return fmt.Sprintf("%c%016x", kind, seq) }
 
+// idLen is the length of every id newID makes.
+const idLen = 17
+
 // lastWithPrefix positions c on the last key that starts with p (or before
 // the key "limit" within p when limit is set) and returns it.
 func seekLast(c cursor, p, limit []byte) ([]byte, []byte) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -85,6 +86,9 @@ type Store struct {
 	queue  chan *change
 	done   chan struct{}
 	closed chan struct{}
+
+	mu       sync.Mutex // orders Update's enqueue against Close
+	isClosed bool
 }
 
 // Open opens or creates the store at path, creating missing parent folders.
@@ -170,12 +174,14 @@ func initSchema(db *bolt.DB) error {
 
 // Close waits for queued changes to be committed and closes the file.
 func (s *Store) Close() error {
-	select {
-	case <-s.done:
+	s.mu.Lock()
+	if s.isClosed {
+		s.mu.Unlock()
 		return nil
-	default:
 	}
+	s.isClosed = true
 	close(s.done)
+	s.mu.Unlock()
 	<-s.closed
 	return s.db.Close()
 }
@@ -216,16 +222,20 @@ func (s *Store) WriteBackup(w io.Writer) (int64, error) {
 // its effects inside tx.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	c := &change{fn: fn, result: make(chan error, 1)}
-	select {
-	case <-s.done:
+	// Enqueue under the lock Close takes, so that no change is queued
+	// after the writer's last drain.
+	s.mu.Lock()
+	if s.isClosed {
+		s.mu.Unlock()
 		return ErrClosed
-	default:
 	}
 	select {
 	case s.queue <- c:
 	default:
+		s.mu.Unlock()
 		return ErrBusy
 	}
+	s.mu.Unlock()
 	select {
 	case err := <-c.result:
 		return err

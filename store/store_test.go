@@ -330,3 +330,22 @@ func TestRecentArrivalsWindow(t *testing.T) {
 		t.Fatalf("counts %v, want [1 2 3 2]", counts)
 	}
 }
+
+// TestMergeCandidatesIgnoresLookalikeKeys: a subject that starts like
+// another and goes on after a separator byte must not be read as one of
+// its keys (a hostile subject would otherwise fail every later delivery).
+func TestMergeCandidatesIgnoresLookalikeKeys(t *testing.T) {
+	s := mustOpen(t)
+	newTicket(t, s, "acme", "c", "order status\x00AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", t0)
+	real := newTicket(t, s, "acme", "c", "order status", t0.Add(-time.Hour))
+	var got []string
+	err := s.View(func(tx *Tx) error {
+		return tx.MergeCandidates("acme", "c", "order status", t0.Add(-72*time.Hour), func(tk *Ticket) bool {
+			got = append(got, tk.ID)
+			return true
+		})
+	})
+	if err != nil || len(got) != 1 || got[0] != real.ID {
+		t.Fatalf("candidates %v, err %v; want only %s", got, err, real.ID)
+	}
+}

@@ -217,8 +217,8 @@ func (t *Tx) MergeCandidates(tenant, channel, norm string, since time.Time, fn f
 	c := t.b(bSubjects).Cursor()
 	for k, _ := seekLast(c, p, nil); k != nil && bytes.HasPrefix(k, p); k, _ = c.Prev() {
 		rest := k[len(p):]
-		if len(rest) < 8 {
-			continue
+		if len(rest) != 8+idLen {
+			continue // another subject that merely starts like this one
 		}
 		if int64(be(rest[:8])) < since.UnixNano() {
 			return nil
@@ -409,7 +409,10 @@ func (t *Tx) RecentArrivals(tenant, channel, sender string, now time.Time, windo
 	var stale [][]byte
 	n := 0
 	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
-		if len(k) >= len(p)+8 && be(k[len(p):len(p)+8]) < since {
+		if len(k) != len(p)+16 {
+			continue // another sender whose address starts like this one
+		}
+		if be(k[len(p):len(p)+8]) < since {
 			stale = append(stale, bytes.Clone(k))
 			continue
 		}

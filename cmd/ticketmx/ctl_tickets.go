@@ -21,8 +21,8 @@ type pageOptions struct {
 
 // query checks the page flags and returns them as URL values.
 func (o pageOptions) query(path string) (url.Values, error) {
-	if o.limit < 1 || o.limit > 1000 {
-		return nil, ctlUsagef(path, "%s: --limit %d: want 1 to 1000", path, o.limit)
+	if o.limit < 1 {
+		return nil, ctlUsagef(path, "%s: --limit %d: want 1 or more (at most 1000 are shown)", path, o.limit)
 	}
 	q := url.Values{"limit": {strconv.Itoa(o.limit)}}
 	if o.after != "" {

@@ -50,6 +50,7 @@ func round(s string) string {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	s = norm.NFC.String(s)
+	s = dropControls(s)
 	s = strings.ToLower(s)
 	s = foldSpace(s)
 	s = tagRe.ReplaceAllString(s, " ")
@@ -82,4 +83,15 @@ func foldSpace(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// dropControls removes C0 and C1 control characters: they carry no meaning
+// in a subject, and a NUL would break the store's 0x00-separated keys.
+func dropControls(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return ' '
+		}
+		return r
+	}, s)
 }

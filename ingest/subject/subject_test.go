@@ -1,6 +1,7 @@
 package subject
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -128,4 +129,12 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("not idempotent: Normalize(%q) = %q, Normalize of that = %q", s, got, again)
 		}
 	})
+}
+
+func TestNormalizeDropsControls(t *testing.T) {
+	for _, in := range []string{"order status\x00AAAA", "=?utf-8?q?order_status=00AAAAAAAA?=", "order\x1bstatus"} {
+		if got := Normalize(in); strings.ContainsFunc(got, func(r rune) bool { return r < 0x20 }) {
+			t.Errorf("Normalize(%q) = %q keeps a control character", in, got)
+		}
+	}
 }

@@ -70,7 +70,7 @@ func TestSuspendedAndRelease(t *testing.T) {
 	if len(p.Suspended) != 1 || p.Next != "" {
 		t.Fatalf("page 2: %+v next %q", p.Suspended, p.Next)
 	}
-	a.wantError(t, "GET", "/v1/suspended?limit=5000", "", http.StatusBadRequest, "limit")
+	a.wantError(t, "GET", "/v1/suspended?limit=0", "", http.StatusBadRequest, "limit")
 
 	var out map[string]any
 	a.getJSON(t, "POST", "/v1/suspended/"+p.Suspended[0].ID+"/release", "", &out)

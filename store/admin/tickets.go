@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"github.com/sobot/ticketmx/config"
+
 	"fmt"
 	"net/http"
 	"net/url"
@@ -30,7 +32,7 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	}
 	tickets, next, err := s.st.ListTickets(store.TicketFilter{
 		Tenant:  q.Get("tenant"),
-		Channel: q.Get("channel"),
+		Channel: channelFilter(q.Get("channel")),
 		Status:  status,
 		Limit:   limit,
 		After:   q.Get("after"),
@@ -45,17 +47,17 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, ticketList{Tickets: tickets, Next: next})
 }
 
-// parseLimit reads ?limit=, 1..1000, default 50 (SPEC section 6).
+// parseLimit reads ?limit=, default 50, capped at 1000 (SPEC section 6).
 func parseLimit(q url.Values) (int, error) {
 	v := q.Get("limit")
 	if v == "" {
 		return 50, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 1000 {
-		return 0, badRequest("limit %q: want a whole number from 1 to 1000", v)
+	if err != nil || n < 1 {
+		return 0, badRequest("limit %q: want a whole number from 1 (at most 1000 are returned)", v)
 	}
-	return n, nil
+	return min(n, 1000), nil
 }
 
 func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {
@@ -130,4 +132,13 @@ func (s *Server) outboundConflict(ref, msgid string) error {
 		}
 		return nil
 	})
+}
+
+// channelFilter compares channel addresses as the store keeps them
+// (config.NormalizeAddress: case-insensitive, +tag removed).
+func channelFilter(v string) string {
+	if n := config.NormalizeAddress(v); n != "" {
+		return n
+	}
+	return v
 }

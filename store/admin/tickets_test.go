@@ -84,8 +84,14 @@ func TestListTicketsFiltersAndValidation(t *testing.T) {
 		}
 	}
 	a.wantError(t, "GET", "/v1/tickets?status=done", "", http.StatusBadRequest, `unknown status "done"`)
-	for _, l := range []string{"0", "1001", "-1", "ten", "1.5"} {
+	for _, l := range []string{"0", "-1", "ten", "1.5"} {
 		a.wantError(t, "GET", "/v1/tickets?limit="+l, "", http.StatusBadRequest, "limit")
+	}
+	// Above the maximum is capped, not refused (SPEC section 6: maximum 1000).
+	var capped listPage
+	a.getJSON(t, "GET", "/v1/tickets?limit=5000&channel=Support%2Bx@ACME.com", "", &capped)
+	if len(capped.Tickets) != 1 || capped.Tickets[0].Channel != "support@acme.com" {
+		t.Errorf("limit=5000 with a channel in another case and a +tag: %+v", capped.Tickets)
 	}
 	a.wantError(t, "POST", "/v1/tickets", "{}", http.StatusMethodNotAllowed, "GET")
 	a.wantError(t, "GET", "/v1/nothing", "", http.StatusNotFound, "no such endpoint")
