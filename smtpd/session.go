@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -44,13 +45,29 @@ type session struct {
 	helo     string     // EHLO argument, sanitized
 	cfg      *config.Config
 	remoteIP net.IP
-	tls      string
+	// mu guards the transaction: with BDAT (CHUNKING, which go-smtp always
+	// offers) Data runs in its own goroutine while go-smtp goes on calling
+	// Reset, Mail and Rcpt for pipelined commands. Data works on a copy.
+	mu sync.Mutex
+	tx transaction
+}
 
+// transaction is the envelope of one MAIL..DATA exchange.
+type transaction struct {
 	mailFrom string
 	hasMail  bool
 	sizeHint int64 // MAIL FROM SIZE=, to size the DATA buffer once
 	rcpts    []ingest.Recipient
 	started  time.Time
+	tls      string
+}
+
+func (s *session) snapshot() transaction {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tx
+	t.rcpts = append([]ingest.Recipient(nil), s.tx.rcpts...)
+	return t
 }
 
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
@@ -77,7 +94,9 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 }
 
 func (s *session) Reset() {
-	s.mailFrom, s.hasMail, s.rcpts = "", false, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tx = transaction{}
 }
 
 func (s *session) Logout() error { return nil }
@@ -92,22 +111,26 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if opts != nil && opts.Size > s.cfg.SMTP.MaxMessageBytes {
 		return errTooBig
 	}
-	s.mailFrom, s.hasMail, s.started = from, true, time.Now()
-	s.sizeHint = 0
+	t := transaction{mailFrom: from, hasMail: true, started: time.Now()}
 	if opts != nil {
-		s.sizeHint = opts.Size
+		t.sizeHint = opts.Size
 	}
 	if st, ok := s.conn.TLSConnectionState(); ok {
-		s.tls = tlsDescription(st.Version, st.CipherSuite)
+		t.tls = tlsDescription(st.Version, st.CipherSuite)
 	}
+	s.mu.Lock()
+	s.tx = t
+	s.mu.Unlock()
 	return nil
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if !s.hasMail {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.tx.hasMail {
 		return errNoTransaction
 	}
-	if len(s.rcpts) >= s.cfg.SMTP.MaxRecipients {
+	if len(s.tx.rcpts) >= s.cfg.SMTP.MaxRecipients {
 		return errTooManyRcpts
 	}
 	if config.NormalizeAddress(to) == "" {
@@ -123,25 +146,26 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	default:
 		return errRelayDenied
 	}
-	s.rcpts = append(s.rcpts, ingest.Recipient{Address: to, Channel: ch})
+	s.tx.rcpts = append(s.tx.rcpts, ingest.Recipient{Address: to, Channel: ch})
 	return nil
 }
 
 func (s *session) Data(r io.Reader) error {
+	tx := s.snapshot()
 	t := &Transaction{
-		ID: newTxID(), HELO: s.helo, MailFrom: s.mailFrom,
+		ID: newTxID(), HELO: s.helo, MailFrom: tx.mailFrom,
 		RemoteIP: ipString(s.remoteIP),
 	}
-	for _, rc := range s.rcpts {
+	for _, rc := range tx.rcpts {
 		t.Rcpts = append(t.Rcpts, rc.Address)
 	}
-	reply, err := s.data(r, t)
+	reply, err := s.data(r, t, &tx)
 	t.Err = err
 	t.Code, t.Enhanced = 250, "2.0.0"
 	if reply != nil {
 		t.Code, t.Enhanced = reply.Code, fmt.Sprintf("%d.%d.%d", reply.EnhancedCode[0], reply.EnhancedCode[1], reply.EnhancedCode[2])
 	}
-	t.Duration = time.Since(s.started)
+	t.Duration = time.Since(tx.started)
 	s.srv.logTransaction(t)
 	if s.srv.opts.Observe != nil {
 		s.srv.opts.Observe(t)
@@ -156,19 +180,19 @@ func (s *session) Data(r io.Reader) error {
 
 // data reads the message within the session's limits and delivers it. It
 // returns the reply to send (nil for 250) and the internal error to log.
-func (s *session) data(r io.Reader, t *Transaction) (*smtp.SMTPError, error) {
+func (s *session) data(r io.Reader, t *Transaction, tx *transaction) (*smtp.SMTPError, error) {
 	if s.guard != nil {
 		s.guard.beginData(s.cfg.SMTP.DataTimeout)
 		defer s.guard.endData()
 	}
 	limit := s.cfg.SMTP.MaxMessageBytes
 	var buf bytes.Buffer
-	if s.sizeHint > 0 {
+	if tx.sizeHint > 0 {
 		// A declared size saves the doubling copies of a growing buffer;
 		// it is a hint only (capped, and the limit is still enforced).
 		// Capped at 1 MiB so that a SIZE= that is never sent reserves
 		// nothing big.
-		buf.Grow(int(min(s.sizeHint, limit, 1<<20) + 512))
+		buf.Grow(int(min(tx.sizeHint, limit, 1<<20) + 512))
 	}
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	t.Size = int(n)
@@ -199,10 +223,10 @@ func (s *session) data(r io.Reader, t *Transaction) (*smtp.SMTPError, error) {
 		return errHeaderTooBig, nil
 	}
 	env := &ingest.Envelope{
-		RemoteIP: s.remoteIP, HELO: t.HELO, MailFrom: s.mailFrom,
-		Rcpts: s.rcpts, TLS: s.tls,
+		RemoteIP: s.remoteIP, HELO: t.HELO, MailFrom: tx.mailFrom,
+		Rcpts: tx.rcpts, TLS: tx.tls,
 	}
-	env.Received = receivedHeader(s.cfg.SMTP.Hostname, t, s.tls, time.Now())
+	env.Received = receivedHeader(s.cfg.SMTP.Hostname, t, tx.tls, time.Now())
 	env.AuthservID = s.cfg.SMTP.Hostname
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -238,6 +262,11 @@ func (s *session) readFailed(err error) (*smtp.SMTPError, error) {
 		s.guard.kill(replyDataTimeout)
 		return errDataTimeout, fmt.Errorf("smtpd: read DATA: %w", err)
 	default:
+		// Including RSET in the middle of a BDAT message: go-smtp v0.25.1
+		// would start the next BDAT transaction while the aborted one's
+		// goroutine still holds its result channel (a data race that
+		// answers the new message with the old result and leaks a
+		// goroutine), so the connection is closed instead.
 		s.guard.kill("")
 	}
 	return errLocal, fmt.Errorf("smtpd: read DATA: %w", err)
