@@ -55,8 +55,10 @@
 // # Reload
 //
 // Everything applies on reload (SIGHUP, `ctl reload`, file change) except
-// store.path, admin.socket and admin.socket_mode, which need a restart
-// ([RestartRequired] names the ones that changed). Tenants, channels,
+// store.path, admin.socket, admin.socket_mode, STARTTLS on/off, the
+// greeting's smtp.hostname, smtp.read_timeout, smtp.write_timeout and
+// smtp.max_line_length, which need a restart ([RestartRequired] names the
+// ones that changed). Tenants, channels,
 // rules, limits, timeouts, auth and log settings take effect at the next
 // RCPT or session; TLS certificates are re-read; listeners
 // (smtp.listen, smtp.implicit_tls_listen, smtp.proxy_listen,

@@ -14,5 +14,22 @@ func RestartRequired(old, new *Config) []string {
 	if old.Admin.Mode() != new.Admin.Mode() {
 		keys = append(keys, "admin.socket_mode")
 	}
+	// go-smtp reads these from its Server without locking, so they are
+	// fixed when the SMTP front is built (certificates themselves reload).
+	if old.SMTP.TLS.Enabled() != new.SMTP.TLS.Enabled() {
+		keys = append(keys, "smtp.tls (STARTTLS on or off)")
+	}
+	if old.SMTP.Hostname != new.SMTP.Hostname {
+		keys = append(keys, "smtp.hostname (in the greeting; Received and Authentication-Results use the new one)")
+	}
+	if old.SMTP.ReadTimeout != new.SMTP.ReadTimeout {
+		keys = append(keys, "smtp.read_timeout")
+	}
+	if old.SMTP.WriteTimeout != new.SMTP.WriteTimeout {
+		keys = append(keys, "smtp.write_timeout")
+	}
+	if old.SMTP.MaxLineLength != new.SMTP.MaxLineLength {
+		keys = append(keys, "smtp.max_line_length")
+	}
 	return keys
 }

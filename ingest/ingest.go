@@ -26,6 +26,9 @@ type Envelope struct {
 	Received string
 	// AuthservID names us in Authentication-Results (smtp.hostname).
 	AuthservID string
+	// MaxHeaderBytes, when set, bounds every header block the parser reads
+	// (smtp.max_header_bytes of the session's config), overriding Limits.
+	MaxHeaderBytes int
 }
 
 // Recipient is one accepted RCPT TO and the channel it selected.
@@ -104,7 +107,11 @@ func (g *Ingester) Deliver(ctx context.Context, env *Envelope, raw []byte) (res 
 			err = g.keepAfterPanic(ctx, env, raw, in, fmt.Sprint(p))
 		}
 	}()
-	in = newIncoming(raw, env.MailFrom, g.Limits)
+	lim := g.Limits
+	if env.MaxHeaderBytes > 0 {
+		lim.MaxHeaderBytes = env.MaxHeaderBytes
+	}
+	in = newIncoming(raw, env.MailFrom, lim)
 	res, err = g.deliver(ctx, env, raw, in)
 	if errors.Is(err, store.ErrPanic) {
 		err = g.keepAfterPanic(ctx, env, raw, in, err.Error())

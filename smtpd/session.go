@@ -228,6 +228,7 @@ func (s *session) data(r io.Reader, t *Transaction, tx *transaction) (*smtp.SMTP
 	}
 	env.Received = receivedHeader(s.cfg.SMTP.Hostname, t, tx.tls, time.Now())
 	env.AuthservID = s.cfg.SMTP.Hostname
+	env.MaxHeaderBytes = s.cfg.SMTP.MaxHeaderBytes
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	res, err := s.srv.deliver(ctx, env, raw)

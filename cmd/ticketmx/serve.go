@@ -116,8 +116,7 @@ func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() tim
 	d.verifier.Store(v)
 	d.ingester = &ingest.Ingester{
 		Store: st, Now: func() time.Time { return d.now() }, Log: d.log,
-		Limits: mailparse.Limits{MaxHeaderBytes: cfg.SMTP.MaxHeaderBytes},
-		Auth:   d.verifier.Load,
+		Auth: d.verifier.Load,
 	}
 	d.admin = admin.New(st, admin.Hooks{
 		Release: func(ctx context.Context, id string) (any, error) {
