@@ -38,7 +38,8 @@
 //	msgids        tenant 0 Message-ID → ticket id 0 message id (threading; outbound ids too)
 //	subjects      tenant 0 channel 0 normalized subject 0 created(ns) ticket id → "" (merge seek)
 //	dups          tenant 0 channel 0 duplicate key → message or suspended id
-//	loop          tenant 0 channel 0 sender 0 arrival(ns) → ""   (loop protection window)
+//	loop          tenant 0 channel 0 sender 0 arrival(ns) seq → ""   (loop protection window)
+//	loop_expiry   expiry(ns) seq → loop key      (pruning of senders that never come back)
 //	raw           raw id → the raw message exactly as stored
 //	attachments   sha256 hex → attachment bytes (stored once)
 //	suspended     suspended id → Suspended JSON

@@ -32,7 +32,7 @@ var (
 var allBuckets = [][]byte{
 	bMeta, bCounters, bTenantSeq, bTickets, bNumbers, bByTenant, bByChannel,
 	bByStatus, bByTenantStatus, bByChannelStatus, bMessages, bTicketMsgs, bSenders, bMsgIDs,
-	bSubjects, bDups, bLoop, bRaw, bAttachments, bSuspended,
+	bSubjects, bDups, bLoop, bLoopExp, bRaw, bAttachments, bSuspended,
 }
 
 var (
@@ -53,6 +53,7 @@ var (
 	bSubjects        = []byte("subjects")
 	bDups            = []byte("dups")
 	bLoop            = []byte("loop")
+	bLoopExp         = []byte("loop_expiry")
 	bRaw             = []byte("raw")
 	bAttachments     = []byte("attachments")
 	bSuspended       = []byte("suspended")

@@ -349,3 +349,31 @@ func TestMergeCandidatesIgnoresLookalikeKeys(t *testing.T) {
 		t.Fatalf("candidates %v, err %v; want only %s", got, err, real.ID)
 	}
 }
+
+// TestLoopEntriesOfSilentSendersArePruned: arrivals of senders who never
+// write again leave the loop bucket once their window has passed.
+func TestLoopEntriesOfSilentSendersArePruned(t *testing.T) {
+	s := mustOpen(t)
+	count := func() (n int) {
+		_ = s.View(func(tx *Tx) error { n = tx.b(bLoop).Stats().KeyN; return nil })
+		return n
+	}
+	for i := range 50 {
+		_ = s.Update(context.Background(), func(tx *Tx) error {
+			_, err := tx.RecentArrivals("acme", "c", fmt.Sprintf("s%d@x", i), t0, 10*time.Minute)
+			return err
+		})
+	}
+	if n := count(); n != 50 {
+		t.Fatalf("%d entries, want 50", n)
+	}
+	for i := range 3 {
+		_ = s.Update(context.Background(), func(tx *Tx) error {
+			_, err := tx.RecentArrivals("acme", "c", fmt.Sprintf("late%d@x", i), t0.Add(11*time.Minute), 10*time.Minute)
+			return err
+		})
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("%d entries after the window passed, want the 3 recent ones", n)
+	}
+}

@@ -431,7 +431,30 @@ func (t *Tx) RecentArrivals(tenant, channel, sender string, now time.Time, windo
 	if err := b.Put(k, nil); err != nil {
 		return 0, err
 	}
-	return n + 1, nil
+	exp := append(u64(uint64(now.Add(window).UnixNano())), u64(seq)...)
+	if err := t.b(bLoopExp).Put(exp, k); err != nil {
+		return 0, err
+	}
+	return n + 1, t.pruneArrivals(now, 32)
+}
+
+// pruneArrivals deletes up to max arrivals whose window has passed, oldest
+// first, whoever sent them: a sender who never writes again would
+// otherwise stay in the loop bucket forever. Each arrival prunes a few, so
+// the bucket stays the size of the traffic within the windows.
+func (t *Tx) pruneArrivals(now time.Time, max int) error {
+	c := t.b(bLoopExp).Cursor()
+	loop := t.b(bLoop)
+	for k, v := c.First(); k != nil && max > 0 && be(k[:8]) < uint64(now.UnixNano()); k, v = c.First() {
+		if err := loop.Delete(v); err != nil {
+			return err
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		max--
+	}
+	return nil
 }
 
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }

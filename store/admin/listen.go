@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -33,12 +34,15 @@ func (s *Server) Listen(path string, mode os.FileMode) error {
 	if err := removeStale(path); err != nil {
 		return err
 	}
+	// The socket is created owner-only (umask 0177 for the one call), so
+	// no one can connect in the moment before the configured mode is set.
+	// The umask is process-wide: this runs once, at start.
+	oldMask := syscall.Umask(0o177)
 	ln, err := net.Listen("unix", path)
+	syscall.Umask(oldMask)
 	if err != nil {
 		return fmt.Errorf("admin: listen on %s: %w", path, err)
 	}
-	// net.Listen creates the socket with the mode the umask allows; set the
-	// configured one before serving anything.
 	if err := os.Chmod(path, mode); err != nil {
 		ln.Close()
 		return fmt.Errorf("admin: chmod socket %s to %o: %w", path, mode, err)
