@@ -1,6 +1,11 @@
 package main
 
-import "github.com/sobot/ticketmx/config"
+import (
+	"strings"
+	"time"
+
+	"github.com/sobot/ticketmx/config"
+)
 
 // channelView is a channel as GET /v1/channels shows it.
 type channelView struct {
@@ -40,12 +45,25 @@ func channelViews(cfg *config.Config) []channelView {
 			System: ch.System, Enabled: ch.Enabled, Purpose: ch.Purpose, Category: ch.Category,
 		}
 		r := ch.Rules
-		v.Rules.Merge.Enabled, v.Rules.Merge.Within = r.Merge.Enabled, r.Merge.Within.String()
+		v.Rules.Merge.Enabled, v.Rules.Merge.Within = r.Merge.Enabled, shortDuration(r.Merge.Within)
 		v.Rules.Merge.Statuses, v.Rules.Merge.SameCustomer = append([]string{}, r.Merge.Statuses...), r.Merge.SameCustomer
-		v.Rules.Reopen.NewTicketAfterClosed, v.Rules.Reopen.After = r.Reopen.NewTicketAfterClosed, r.Reopen.After.String()
+		v.Rules.Reopen.NewTicketAfterClosed, v.Rules.Reopen.After = r.Reopen.NewTicketAfterClosed, shortDuration(r.Reopen.After)
 		v.Rules.AuthPolicy = r.AuthPolicy
-		v.Rules.Loop.Max, v.Rules.Loop.Window = r.Loop.Max, r.Loop.Window.String()
+		v.Rules.Loop.Max, v.Rules.Loop.Window = r.Loop.Max, shortDuration(r.Loop.Window)
 		out = append(out, v)
+	}
+	return out
+}
+
+// shortDuration writes a duration as an operator writes it: "48h", "10m",
+// "1h30m", not Go's "48h0m0s".
+func shortDuration(d time.Duration) string {
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
 	}
 	return out
 }

@@ -1,39 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 )
 
-// ctlChannel is a channel as GET /v1/channels shows it; unknown fields are
-// ignored.
-type ctlChannel struct {
-	Tenant   string   `json:"tenant"`
-	Address  string   `json:"address"`
-	Aliases  []string `json:"aliases"`
-	System   bool     `json:"system"`
-	Enabled  bool     `json:"enabled"`
-	Purpose  string   `json:"purpose"`
-	Category string   `json:"category"`
-	Rules    struct {
-		Merge struct {
-			Enabled      bool            `json:"enabled"`
-			Within       json.RawMessage `json:"within"`
-			SameCustomer bool            `json:"same_customer"`
-		} `json:"merge"`
-		Reopen struct {
-			NewTicketAfterClosed bool            `json:"new_ticket_after_closed"`
-			After                json.RawMessage `json:"after"`
-		} `json:"reopen"`
-		AuthPolicy string `json:"auth_policy"`
-	} `json:"rules"`
-}
-
 func (c *ctl) channelsList() error {
 	var out struct {
-		Channels []ctlChannel `json:"channels"`
+		Channels []channelView `json:"channels"`
 	}
 	if printed, err := c.callJSON(http.MethodGet, ctlURL(nil, "v1", "channels"), nil, &out); printed || err != nil {
 		return err
@@ -53,14 +28,14 @@ func (c *ctl) channelsList() error {
 			r := ch.Rules
 			merge := "off"
 			if r.Merge.Enabled {
-				merge = "within " + ctlDuration(r.Merge.Within)
+				merge = "within " + r.Merge.Within
 				if r.Merge.SameCustomer {
 					merge += ", same customer"
 				}
 			}
 			reopen := "reopen"
 			if r.Reopen.NewTicketAfterClosed {
-				reopen = "new after " + ctlDuration(r.Reopen.After)
+				reopen = "new after " + r.Reopen.After
 			}
 			ctlRow(tw, ch.Tenant, addr, on, ch.Purpose, ch.Category, strings.Join(ch.Aliases, ","), merge, reopen, r.AuthPolicy)
 		}
