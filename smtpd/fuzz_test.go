@@ -57,8 +57,11 @@ func FuzzSession(f *testing.F) {
 	}
 	cfg := testConfig()
 	cfg.SMTP.Listen = nil
-	cfg.SMTP.ReadTimeout = 100 * time.Millisecond
-	cfg.SMTP.DataTimeout = 200 * time.Millisecond
+	// Short timeouts keep every input quick: a fuzz worker that sits on one
+	// input near the end of -fuzztime makes the run fail with "context
+	// deadline exceeded".
+	cfg.SMTP.ReadTimeout = 20 * time.Millisecond
+	cfg.SMTP.DataTimeout = 50 * time.Millisecond
 	cfg.SMTP.MaxMessageBytes = 64 << 10
 	cfg.SMTP.MaxConnectionsPerIP = 0
 	var cp atomic.Pointer[config.Config]
@@ -77,11 +80,11 @@ func FuzzSession(f *testing.F) {
 			defer close(read)
 			_, _ = io.Copy(io.Discard, cli)
 		}()
-		_ = cli.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		_ = cli.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
 		_, _ = cli.Write(in)
 		cli.Close()
 		<-read
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(2 * time.Second)
 		for len(srv.tracked()) > 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("session did not end for input %q", in)
