@@ -142,40 +142,6 @@ func dkimSign(t testing.TB, msg, domain, selector string, ed bool, headers ...st
 	return b.String()
 }
 
-// sendHELO is e.send with a chosen HELO name.
-func (e *testEnv) sendHELO(helo, from string, rcpts []string, msg string) sendResult {
-	e.t.Helper()
-	c, err := smtp.Dial(e.smtp)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Hello(helo); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := c.Mail(from, nil); err != nil {
-		e.t.Fatal(err)
-	}
-	var res sendResult
-	for _, r := range rcpts {
-		err := c.Rcpt(r, nil)
-		res.rcptErrs = append(res.rcptErrs, err)
-		if err != nil {
-			e.t.Fatalf("RCPT %s: %v", r, err)
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := io.WriteString(w, msg); err != nil {
-		e.t.Fatal(err)
-	}
-	res.dataErr = w.Close()
-	_ = c.Quit()
-	return res
-}
-
 // findAuthMessage returns the ticket message of channel ch with the
 // Message-ID, or nil.
 func (e *testEnv) findAuthMessage(ch, msgID string) *store.Message {

@@ -181,12 +181,18 @@ type sendResult struct {
 // send delivers msg over a real SMTP connection and reports every reply.
 func (e *testEnv) send(from string, rcpts []string, msg string) sendResult {
 	e.t.Helper()
+	return e.sendHELO("client.example.org", from, rcpts, msg)
+}
+
+// sendHELO is send with a chosen HELO name.
+func (e *testEnv) sendHELO(helo, from string, rcpts []string, msg string) sendResult {
+	e.t.Helper()
 	c, err := smtp.Dial(e.smtp)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Hello("client.example.org"); err != nil {
+	if err := c.Hello(helo); err != nil {
 		e.t.Fatal(err)
 	}
 	if err := c.Mail(from, nil); err != nil {
