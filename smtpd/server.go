@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -242,11 +243,20 @@ func (s *Server) closeListeners() {
 	}
 }
 
-// slogPrinter adapts go-smtp's Logger to slog.
+// slogPrinter adapts go-smtp's Logger to slog. go-smtp reports a peer
+// that resets or drops its connection as "error handling ADDR: ..."; on an
+// MX that is the internet's normal behaviour, so it goes to debug, and
+// anything else (panics, accept errors) to warn.
 type slogPrinter struct{ log *slog.Logger }
 
-func (p slogPrinter) Printf(format string, v ...any) {
-	p.log.Warn("smtp", "msg", fmt.Sprintf(format, v...))
-}
+func (p slogPrinter) Printf(format string, v ...any) { p.print(fmt.Sprintf(format, v...)) }
 
-func (p slogPrinter) Println(v ...any) { p.log.Warn("smtp", "msg", fmt.Sprint(v...)) }
+func (p slogPrinter) Println(v ...any) { p.print(fmt.Sprint(v...)) }
+
+func (p slogPrinter) print(text string) {
+	if strings.HasPrefix(text, "error handling ") {
+		p.log.Debug("smtp connection ended with an error", "detail", text)
+		return
+	}
+	p.log.Warn("smtp", "detail", text)
+}
