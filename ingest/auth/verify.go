@@ -22,7 +22,13 @@ type Input struct {
 // the verdict. Lookups are made in that order so an exhausted per-message
 // budget hurts the least important checks first. It never fails: DNS trouble
 // is recorded as temperror (see TempError).
+//
+// Each check has Options.Timeout; the whole verification has twice that,
+// so that when DNS is down a sender waits about 2x the timeout for its
+// 451, not once per check.
 func (v *Verifier) Verify(ctx context.Context, in Input) store.Auth {
+	ctx, cancel := context.WithTimeout(ctx, 2*v.opts.Timeout)
+	defer cancel()
 	r := v.newMsgResolver()
 	froms := fromDomains(in.Raw)
 
