@@ -189,6 +189,14 @@ func (c *client) expectClosed() {
 	}
 }
 
+// beginData opens a transaction to the test recipient and starts DATA.
+func (c *client) beginData() {
+	c.t.Helper()
+	c.cmd("MAIL FROM:<a@example.org>", "250 ")
+	c.cmd("RCPT TO:<"+testRcpt+">", "250 ")
+	c.cmd("DATA", "354 ")
+}
+
 // greet reads the banner and says EHLO.
 func (c *client) greet() {
 	c.t.Helper()
@@ -200,9 +208,7 @@ func (c *client) greet() {
 // returns the final reply.
 func (c *client) send(body string) string {
 	c.t.Helper()
-	c.cmd("MAIL FROM:<a@example.org>", "250 ")
-	c.cmd("RCPT TO:<"+testRcpt+">", "250 ")
-	c.cmd("DATA", "354 ")
+	c.beginData()
 	c.write(body)
 	return c.reply()
 }

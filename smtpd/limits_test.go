@@ -53,9 +53,7 @@ func TestDataSlowButLiveUpload(t *testing.T) {
 	})
 	c := dial(t, e.addr)
 	c.greet()
-	c.cmd("MAIL FROM:<a@example.org>", "250 ")
-	c.cmd("RCPT TO:<"+testRcpt+">", "250 ")
-	c.cmd("DATA", "354 ")
+	c.beginData()
 	c.write("Subject: slow\r\n\r\n")
 	for i := 0; i < 10; i++ { // 1 s in all, more than 3 read timeouts
 		time.Sleep(100 * time.Millisecond)
@@ -73,9 +71,7 @@ func TestDataStalledUploadCloses(t *testing.T) {
 	})
 	c := dial(t, e.addr)
 	c.greet()
-	c.cmd("MAIL FROM:<a@example.org>", "250 ")
-	c.cmd("RCPT TO:<"+testRcpt+">", "250 ")
-	c.cmd("DATA", "354 ")
+	c.beginData()
 	c.write("Subject: stalled\r\n\r\nbody\r\n")
 	time.Sleep(400 * time.Millisecond)
 	// Sent after the timeout: must not be read as commands.
@@ -94,9 +90,7 @@ func TestDataTimeoutWholeBody(t *testing.T) {
 	})
 	c := dial(t, e.addr)
 	c.greet()
-	c.cmd("MAIL FROM:<a@example.org>", "250 ")
-	c.cmd("RCPT TO:<"+testRcpt+">", "250 ")
-	c.cmd("DATA", "354 ")
+	c.beginData()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -221,9 +215,7 @@ func TestOversizeMessage(t *testing.T) {
 	}
 	c.cmd("NOOP", "250 ")
 	// Far over: 552 and the connection is closed.
-	c.cmd("MAIL FROM:<a@example.org>", "250 ")
-	c.cmd("RCPT TO:<"+testRcpt+">", "250 ")
-	c.cmd("DATA", "354 ")
+	c.beginData()
 	go func() {
 		for i := 0; i < 1000; i++ {
 			if _, err := c.conn.Write([]byte(line)); err != nil {

@@ -62,9 +62,7 @@ func TestShutdownDeadline(t *testing.T) {
 	defer close(e.del.block)
 	c := dial(t, e.addr)
 	c.greet()
-	c.cmd("MAIL FROM:<a@example.org>", "250 ")
-	c.cmd("RCPT TO:<"+testRcpt+">", "250 ")
-	c.cmd("DATA", "354 ")
+	c.beginData()
 	c.write(testMsg)
 	<-e.del.entered
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
