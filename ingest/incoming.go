@@ -28,8 +28,7 @@ type incoming struct {
 	auto       autoSignal
 	forwarding *forwardingSetup
 	size       int64
-	auth       *store.Auth      // nil when no channel checks senders
-	body       store.PackedBody // Text and HTML packed outside the store's writer
+	auth       *store.Auth // nil when no channel checks senders
 }
 
 func newIncoming(raw []byte, mailFrom string, lim mailparse.Limits) *incoming {
@@ -42,7 +41,6 @@ func newIncoming(raw []byte, mailFrom string, lim mailparse.Limits) *incoming {
 		return in
 	}
 	in.msg = msg
-	in.body = store.PackBody(msg.Text, msg.HTML)
 	in.from = store.Address{Address: msg.From.Address, Name: msg.From.Name}
 	in.sender = strings.ToLower(msg.From.Address)
 	if in.sender == "" {
@@ -129,9 +127,8 @@ func (in *incoming) message(env *Envelope, rawID string, channel *config.Channel
 		d := msg.Date.UTC()
 		m.Date = &d
 	}
-	m.Text = msg.Text
-	m.HTML = msg.HTML
-	m.Body = in.body
+	// The bodies are read back from the raw message (store.Options.ReadBody).
+	m.BodyFromRaw = true
 	for _, a := range msg.Attachments {
 		m.Attachments = append(m.Attachments, store.Attachment{
 			Filename: a.Filename, ContentType: a.ContentType, Size: a.Size,

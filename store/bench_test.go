@@ -87,3 +87,19 @@ func BenchmarkListTickets(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEncodeRaw is what a session pays to put a received message in
+// its stored form (S2 and a CRC-32C), per message size.
+func BenchmarkEncodeRaw(b *testing.B) {
+	for _, size := range []int{4 << 10, 100 << 10} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			text := mailText(size)
+			b.SetBytes(int64(size))
+			var enc []byte
+			for b.Loop() {
+				enc = EncodeRaw(text)
+			}
+			b.ReportMetric(float64(size)/float64(len(enc)), "ratio")
+		})
+	}
+}

@@ -127,10 +127,11 @@ type Message struct {
 	Decision    string       `json:"decision"`
 	Size        int64        `json:"size"`
 	RawID       string       `json:"raw_id"`
-	// Body, when set (PackBody of Text and HTML), is how the record stores
-	// the bodies; Text and HTML are still what the API shows.
-	Body PackedBody `json:"-"`
-	TLS  string     `json:"tls,omitempty"`
+	// BodyFromRaw says that Text and HTML are those of the raw message:
+	// the record does not repeat them, and the Store's readers fill them
+	// in from the raw message (Options.ReadBody).
+	BodyFromRaw bool   `json:"-"`
+	TLS         string `json:"tls,omitempty"`
 }
 
 // Suspended is a received message that did not become part of a ticket.

@@ -7,31 +7,26 @@ import (
 	"fmt"
 )
 
-// A message record is stored as its JSON without the text and HTML bodies,
-// followed by the bodies zstd-compressed. The bodies are most of a record
-// and compress 3-4x; packing them (PackBody) is done by the caller before
-// the write transaction, so the single writer only copies bytes, and a
-// typical record then fits in a shared page instead of overflow pages of
-// its own.
+// A message record is stored in one of three forms, told apart by its
+// first byte:
 //
+//	'r' json    the JSON of the message without text and HTML, which are
+//	            those of its raw message (Message.BodyFromRaw)
+//	'{' …       the JSON of the whole message (a body that is not the raw
+//	            message's, such as the note on an unparseable message)
 //	'b' uvarint(len(json)) json zstd(uvarint(len(text)) text html)
+//	            written by earlier builds; still read
 //
-// A record that starts with '{' is plain JSON (what a message without a
-// packed body is stored as).
-const msgPacked = 'b'
-
-// PackedBody is a message's text and HTML in stored form.
-type PackedBody []byte
-
-// PackBody compresses text and html for Message.Body.
-func PackBody(text, html string) PackedBody {
-	plain := binary.AppendUvarint(make([]byte, 0, len(text)+len(html)+10), uint64(len(text)))
-	plain = append(append(plain, text...), html...)
-	return rawEncoder.EncodeAll(plain, make([]byte, 0, len(plain)/2+16))
-}
+// The bodies are most of a record, and the raw message is stored anyway:
+// not repeating them halves the bytes a message costs the store and the
+// pages a commit writes, and the session no longer compresses them twice.
+const (
+	msgBodyFromRaw = 'r'
+	msgPacked      = 'b'
+)
 
 func encodeMessage(m *Message) ([]byte, error) {
-	if len(m.Body) == 0 {
+	if !m.BodyFromRaw {
 		return json.Marshal(m)
 	}
 	meta := *m
@@ -40,14 +35,14 @@ func encodeMessage(m *Message) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, 1+binary.MaxVarintLen64+len(js)+len(m.Body))
-	out = append(out, msgPacked)
-	out = binary.AppendUvarint(out, uint64(len(js)))
-	out = append(out, js...)
-	return append(out, m.Body...), nil
+	return append([]byte{msgBodyFromRaw}, js...), nil
 }
 
 func decodeMessage(v []byte, m *Message) error {
+	if len(v) > 0 && v[0] == msgBodyFromRaw {
+		m.BodyFromRaw = true
+		return json.Unmarshal(v[1:], m)
+	}
 	if len(v) == 0 || v[0] != msgPacked {
 		return json.Unmarshal(v, m)
 	}

@@ -98,10 +98,35 @@ func (s *Store) TicketWithMessages(ref string) (*Ticket, error) {
 		if tk, err = tx.ResolveTicket(ref); err != nil {
 			return err
 		}
-		tk.Messages, err = tx.Messages(tk.ID)
-		return err
+		if tk.Messages, err = tx.Messages(tk.ID); err != nil {
+			return err
+		}
+		return s.fillBodies(tx, tk.Messages)
 	})
 	return tk, err
+}
+
+// fillBodies gives the messages whose bodies are their raw message's their
+// Text and HTML. A raw message that cannot be read is an error (the store
+// is damaged); one that no longer parses gets a note in place of its text,
+// so the rest of the ticket can still be read.
+func (s *Store) fillBodies(tx *Tx, msgs []*Message) error {
+	if s.opts.ReadBody == nil {
+		return nil
+	}
+	for _, m := range msgs {
+		if !m.BodyFromRaw {
+			continue
+		}
+		raw, err := tx.Raw(m.RawID)
+		if err != nil {
+			return fmt.Errorf("message %s: %w", m.ID, err)
+		}
+		if m.Text, m.HTML, err = s.opts.ReadBody(raw); err != nil {
+			m.Text, m.HTML = fmt.Sprintf("(The text of this message could not be read: %v. Its raw message is kept as received.)", err), ""
+		}
+	}
+	return nil
 }
 
 // MessageRaw returns a copy of the raw bytes of the message with internal id

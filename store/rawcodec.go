@@ -1,31 +1,47 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
-// Raw messages are stored zstd-compressed: mail text compresses 3-4x, so
-// a typical 4 KiB message takes one page instead of two and a commit
-// writes a fraction of the bytes (measured with cmd/mxload). Callers
-// compress with EncodeRaw outside the write transaction, so the cost is
-// paid in parallel by the SMTP sessions, not by the single writer.
+// Raw messages are stored compressed with S2 (klauspost/compress/s2, the
+// block format): on mail text it runs about 6x faster than zstd at its
+// fastest level (2.3 µs against 14.7 µs for 4 KiB, BenchmarkEncodeRaw)
+// for a 2.4x ratio instead of 3x, and the compression is paid by every
+// SMTP session for every message while the bytes saved are few once a
+// value is near half a page. Callers compress with EncodeRaw outside the
+// write transaction, so the cost is paid in parallel by the SMTP sessions,
+// not by the single writer.
 //
 // Format of a stored value: one byte saying how the rest is encoded.
+//
+//	's' crc32c(plain) big-endian, S2 block of the plain bytes
+//	'z' zstd frame (values written by earlier builds; still read)
+//	'p' the plain bytes
 const (
 	rawPlain = 'p'
 	rawZstd  = 'z'
+	rawS2    = 's'
 )
 
 var (
-	rawEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	rawDecoder, _ = zstd.NewReader(nil)
+	castagnoli    = crc32.MakeTable(crc32.Castagnoli)
 )
 
+// maxRawBytes is far above any message size limit the daemon accepts.
+const maxRawBytes = 1 << 30
+
 // EncodeRaw compresses the concatenation of parts into the stored form of
-// a raw message.
+// a raw message. The S2 block has no checksum of its own, so a CRC-32C of
+// the plain bytes is kept with it: a damaged value is reported, never
+// returned as mail.
 func EncodeRaw(parts ...[]byte) []byte {
 	n := 0
 	for _, p := range parts {
@@ -35,7 +51,16 @@ func EncodeRaw(parts ...[]byte) []byte {
 	for _, p := range parts {
 		plain = append(plain, p...)
 	}
-	return rawEncoder.EncodeAll(plain, append(make([]byte, 0, n/2+16), rawZstd))
+	out := make([]byte, 5+s2.MaxEncodedLen(n))
+	out[0] = rawS2
+	binary.BigEndian.PutUint32(out[1:5], crc32.Checksum(plain, castagnoli))
+	block := s2.Encode(out[5:], plain)
+	return out[:5+len(block)]
+}
+
+// isEncodedRaw reports whether v starts like a value EncodeRaw makes.
+func isEncodedRaw(v []byte) bool {
+	return len(v) > 0 && (v[0] == rawS2 || v[0] == rawZstd || v[0] == rawPlain)
 }
 
 // decodeRaw returns the message bytes of a stored value.
@@ -46,6 +71,22 @@ func decodeRaw(v []byte) ([]byte, error) {
 	switch v[0] {
 	case rawPlain:
 		return append([]byte(nil), v[1:]...), nil
+	case rawS2:
+		if len(v) < 5 {
+			return nil, errors.New("decompress raw: short value")
+		}
+		// A damaged length header must not make us allocate gigabytes.
+		if n, err := s2.DecodedLen(v[5:]); err != nil || n > maxRawBytes {
+			return nil, fmt.Errorf("decompress raw: bad length header (%d bytes): %v", n, err)
+		}
+		out, err := s2.Decode(nil, v[5:])
+		if err != nil {
+			return nil, fmt.Errorf("decompress raw: %w", err)
+		}
+		if crc32.Checksum(out, castagnoli) != binary.BigEndian.Uint32(v[1:5]) {
+			return nil, errors.New("decompress raw: checksum mismatch")
+		}
+		return out, nil
 	case rawZstd:
 		out, err := rawDecoder.DecodeAll(v[1:], nil)
 		if err != nil {

@@ -59,8 +59,14 @@ var (
 	bSuspended       = []byte("suspended")
 )
 
-// Options tune Open. The zero value is what the daemon uses.
+// Options tune Open.
 type Options struct {
+	// ReadBody returns the text and HTML bodies of a raw message as it is
+	// stored. Messages whose bodies are their raw message's
+	// (Message.BodyFromRaw) get them through it when TicketWithMessages
+	// reads them; without it their Text and HTML stay empty. The daemon
+	// sets it to the ingest parser's (store cannot import ingest).
+	ReadBody func(raw []byte) (text, html string, err error)
 	// QueueSize bounds the number of changes waiting for the writer
 	// (default 4096). Beyond it Update returns ErrBusy.
 	QueueSize int

@@ -77,7 +77,7 @@ func (t *Tx) flushCounts() error {
 
 // PutRaw stores a raw message encoded by EncodeRaw and returns its id.
 func (t *Tx) PutRaw(encoded []byte) (string, error) {
-	if len(encoded) == 0 || (encoded[0] != rawZstd && encoded[0] != rawPlain) {
+	if !isEncodedRaw(encoded) {
 		return "", fmt.Errorf("store: put raw: value not made by EncodeRaw")
 	}
 	id, err := t.nextID('r', bRaw)

@@ -1,0 +1,169 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// mailText is mail-like text of n bytes (it compresses like mail does).
+func mailText(n int) []byte {
+	line := "Hello, the order 12345 did not arrive; could you look into it? Thanks, Li\r\n"
+	return []byte(strings.Repeat(line, n/len(line)+1)[:n])
+}
+
+func TestRawRoundTrip(t *testing.T) {
+	random := make([]byte, 1<<20)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	cases := []struct {
+		name  string
+		parts [][]byte
+	}{
+		{"empty", nil},
+		{"one byte", [][]byte{{'x'}}},
+		{"mail 4 KiB in three parts", [][]byte{[]byte("Authentication-Results: mx; none\r\n"), []byte("Received: from x\r\n"), mailText(4096)}},
+		{"incompressible 1 MiB", [][]byte{random}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			enc := EncodeRaw(c.parts...)
+			if !isEncodedRaw(enc) || enc[0] != rawS2 {
+				t.Fatalf("encoded form starts with %q", enc[:1])
+			}
+			got, err := decodeRaw(enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := bytes.Join(c.parts, nil); !bytes.Equal(got, want) {
+				t.Fatalf("decoded %d bytes, want %d", len(got), len(want))
+			}
+		})
+	}
+}
+
+func TestRawDamageIsReported(t *testing.T) {
+	enc := EncodeRaw(mailText(4096))
+	for _, i := range []int{1, 4, 5, len(enc) / 2, len(enc) - 1} {
+		bad := bytes.Clone(enc)
+		bad[i] ^= 0x20
+		if got, err := decodeRaw(bad); err == nil {
+			t.Errorf("byte %d flipped: decoded %d bytes without an error", i, len(got))
+		}
+	}
+	if _, err := decodeRaw(enc[:3]); err == nil {
+		t.Error("a truncated value decoded")
+	}
+}
+
+// Stores written by earlier builds hold zstd raw values and message
+// records with zstd-packed bodies; both must stay readable.
+func TestEarlierFormatsStillRead(t *testing.T) {
+	zenc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := mailText(3000)
+	got, err := decodeRaw(zenc.EncodeAll(plain, []byte{rawZstd}))
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("zstd raw value: %d bytes, %v", len(got), err)
+	}
+
+	js, _ := json.Marshal(&Message{ID: "m1", Subject: "Order"})
+	body := binary.AppendUvarint(nil, uint64(len("text")))
+	body = append(body, "text<p>html</p>"...)
+	rec := append([]byte{msgPacked}, binary.AppendUvarint(nil, uint64(len(js)))...)
+	rec = append(append(rec, js...), zenc.EncodeAll(body, nil)...)
+	var m Message
+	if err := decodeMessage(rec, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ID != "m1" || m.Subject != "Order" || m.Text != "text" || m.HTML != "<p>html</p>" || m.BodyFromRaw {
+		t.Fatalf("packed record read as %+v", m)
+	}
+}
+
+func TestMessageRecordForms(t *testing.T) {
+	for _, fromRaw := range []bool{true, false} {
+		m := &Message{ID: "m1", Subject: "Order", Text: "the text body", HTML: "<p>the html body</p>", BodyFromRaw: fromRaw}
+		rec, err := encodeMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored := bytes.Contains(rec, []byte("the text body")); stored == fromRaw {
+			t.Errorf("BodyFromRaw %v: text stored in the record: %v", fromRaw, stored)
+		}
+		var got Message
+		if err := decodeMessage(rec, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.BodyFromRaw != fromRaw || got.Subject != "Order" || (!fromRaw && (got.Text != m.Text || got.HTML != m.HTML)) {
+			t.Errorf("BodyFromRaw %v: read back %+v", fromRaw, got)
+		}
+	}
+}
+
+// TicketWithMessages gives messages whose bodies are their raw message's
+// the text Options.ReadBody reads from it, and a note in place of a body
+// that no longer parses, without failing the rest of the ticket.
+func TestTicketWithMessagesReadsBodies(t *testing.T) {
+	readBody := func(raw []byte) (string, string, error) {
+		if bytes.HasPrefix(raw, []byte("broken")) {
+			return "", "", errors.New("no header block")
+		}
+		return "text of " + string(raw), "<p>" + string(raw) + "</p>", nil
+	}
+	s, err := Open(t.TempDir()+"/tickets.db", Options{ReadBody: readBody})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tk := &Ticket{Tenant: "acme", Channel: "c", Status: StatusNew, CreatedAt: t0}
+	err = s.Update(context.Background(), func(tx *Tx) error {
+		if err := tx.CreateTicket(tk); err != nil {
+			return err
+		}
+		for _, m := range []struct {
+			raw     string
+			fromRaw bool
+		}{{"mail one", true}, {"broken mail", true}, {"mail three", false}} {
+			rawID, err := tx.PutRaw(EncodeRaw([]byte(m.raw)))
+			if err != nil {
+				return err
+			}
+			msg := &Message{RawID: rawID, ReceivedAt: t0, BodyFromRaw: m.fromRaw, Text: "stored text"}
+			if err := tx.AddMessage(tk, msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TicketWithMessages(tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Messages) != 3 {
+		t.Fatalf("%d messages", len(got.Messages))
+	}
+	if m := got.Messages[0]; m.Text != "text of mail one" || m.HTML != "<p>mail one</p>" {
+		t.Errorf("body from raw: %q %q", m.Text, m.HTML)
+	}
+	if m := got.Messages[1]; !strings.Contains(m.Text, "could not be read: no header block") || m.HTML != "" {
+		t.Errorf("unparseable raw: %q %q", m.Text, m.HTML)
+	}
+	if m := got.Messages[2]; m.Text != "stored text" {
+		t.Errorf("stored body: %q", m.Text)
+	}
+}
