@@ -301,23 +301,30 @@ func (s *Server) deliver(ctx context.Context, env *ingest.Envelope, raw []byte) 
 }
 
 // hasBareCRorLF reports a CR not followed by LF or an LF not preceded by CR.
+// It makes two passes of bytes.IndexByte, which are vectorized, because a
+// search for either byte (bytes.IndexAny) goes a byte at a time and was a
+// visible share of the CPU per message at 100 KB.
 func hasBareCRorLF(b []byte) bool {
-	for i := bytes.IndexAny(b, "\r\n"); i >= 0; {
-		if b[i] == '\r' {
-			if i+1 >= len(b) || b[i+1] != '\n' {
-				return true
-			}
-			i += 2
-		} else {
-			return true
-		}
-		j := bytes.IndexAny(b[i:], "\r\n")
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
 		if j < 0 {
 			break
 		}
-		i += j
+		if i += j; i == 0 || b[i-1] != '\r' {
+			return true
+		}
+		i++
 	}
-	return false
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\r')
+		if j < 0 {
+			return false
+		}
+		if i += j; i+1 >= len(b) || b[i+1] != '\n' {
+			return true
+		}
+		i++
+	}
 }
 
 func newTxID() string {
