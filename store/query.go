@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TicketFilter selects tickets for ListTickets. Empty fields match all.
@@ -30,20 +32,20 @@ func (s *Store) ListTickets(f TicketFilter) ([]*Ticket, string, error) {
 	var out []*Ticket
 	next := ""
 	err := s.View(func(tx *Tx) error {
-		bucket, p := bTickets, []byte(nil)
+		var c cursor = ticketCursor{tx.b(bTickets).Cursor()}
+		var p []byte
 		switch {
 		case f.Channel != "" && f.Status != "":
-			bucket, p = bByChannelStatus, prefix(f.Channel, f.Status)
+			c, p = tx.s(sByChannelStatus).Cursor(), prefix(f.Channel, f.Status)
 		case f.Channel != "":
-			bucket, p = bByChannel, prefix(f.Channel)
+			c, p = tx.s(sByChannel).Cursor(), prefix(f.Channel)
 		case f.Tenant != "" && f.Status != "":
-			bucket, p = bByTenantStatus, prefix(f.Tenant, f.Status)
+			c, p = tx.s(sByTenantStatus).Cursor(), prefix(f.Tenant, f.Status)
 		case f.Tenant != "":
-			bucket, p = bByTenant, prefix(f.Tenant)
+			c, p = tx.s(sByTenant).Cursor(), prefix(f.Tenant)
 		case f.Status != "":
-			bucket, p = bByStatus, prefix(f.Status)
+			c, p = tx.s(sByStatus).Cursor(), prefix(f.Status)
 		}
-		c := tx.b(bucket).Cursor()
 		var k []byte
 		if f.After != "" {
 			k, _ = c.Seek(append(bytes.Clone(p), f.After...))
@@ -77,6 +79,23 @@ func (s *Store) ListTickets(f TicketFilter) ([]*Ticket, string, error) {
 	}
 	return out, next, nil
 }
+
+// ticketCursor walks the tickets bucket one ticket at a time: a key under a
+// ticket (its messages, its senders) is taken as the ticket it belongs to,
+// so walking back from one ticket seeks straight to the one before it
+// whatever the number of its messages.
+type ticketCursor struct{ c *bolt.Cursor }
+
+func (t ticketCursor) ticket(k, v []byte) ([]byte, []byte) {
+	if len(k) > idLen {
+		return t.c.Seek(bytes.Clone(k[:idLen]))
+	}
+	return k, v
+}
+
+func (t ticketCursor) Seek(k []byte) ([]byte, []byte) { return t.ticket(t.c.Seek(k)) }
+func (t ticketCursor) Last() ([]byte, []byte)         { return t.ticket(t.c.Last()) }
+func (t ticketCursor) Prev() ([]byte, []byte)         { return t.ticket(t.c.Prev()) }
 
 // ResolveTicket finds a ticket by id or by "TENANT#NUMBER".
 func (tx *Tx) ResolveTicket(ref string) (*Ticket, error) {

@@ -14,7 +14,9 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-const schemaVersion = "ticketmx/1"
+// schemaVersion names the bucket layout. ticketmx/1 (separate buckets per
+// index) was never released; a file with it is refused like a foreign one.
+const schemaVersion = "ticketmx/2"
 
 var (
 	// ErrBusy is returned by Update when the write queue is full.
@@ -30,33 +32,42 @@ var (
 )
 
 var allBuckets = [][]byte{
-	bMeta, bCounters, bTenantSeq, bTickets, bNumbers, bByTenant, bByChannel,
-	bByStatus, bByTenantStatus, bByChannelStatus, bMessages, bTicketMsgs, bSenders, bMsgIDs,
-	bSubjects, bDups, bLoop, bLoopExp, bRaw, bAttachments, bSuspended,
+	bMeta, bCounters, bTenantSeq, bTickets, bMessages, bRaw, bAttachments,
+	bSuspended, bLists, bLookup,
 }
 
+// The buckets. Records that a message writes together share buckets, so a
+// commit dirties fewer pages (each bucket touched costs at least a leaf
+// and the path to it): the kinds of list-index entries share "lists", the
+// kinds of lookup entries share "lookup", each under a tag byte (see
+// space), and a ticket's message list and senders sit under the ticket's
+// own key in "tickets".
 var (
-	bMeta            = []byte("meta")
-	bCounters        = []byte("counters")
-	bTenantSeq       = []byte("tenant_seq")
-	bTickets         = []byte("tickets")
-	bNumbers         = []byte("numbers")
-	bByTenant        = []byte("by_tenant")
-	bByChannel       = []byte("by_channel")
-	bByStatus        = []byte("by_status")
-	bByTenantStatus  = []byte("by_tenant_status")
-	bByChannelStatus = []byte("by_channel_status")
-	bMessages        = []byte("messages")
-	bTicketMsgs      = []byte("ticket_msgs")
-	bSenders         = []byte("senders")
-	bMsgIDs          = []byte("msgids")
-	bSubjects        = []byte("subjects")
-	bDups            = []byte("dups")
-	bLoop            = []byte("loop")
-	bLoopExp         = []byte("loop_expiry")
-	bRaw             = []byte("raw")
-	bAttachments     = []byte("attachments")
-	bSuspended       = []byte("suspended")
+	bMeta        = []byte("meta")
+	bCounters    = []byte("counters")
+	bTenantSeq   = []byte("tenant_seq")
+	bTickets     = []byte("tickets")
+	bMessages    = []byte("messages")
+	bRaw         = []byte("raw")
+	bAttachments = []byte("attachments")
+	bSuspended   = []byte("suspended")
+	bLists       = []byte("lists")
+	bLookup      = []byte("lookup")
+)
+
+// The key spaces of the shared buckets.
+var (
+	sNumbers         = space{bLists, 'n'}
+	sByTenant        = space{bLists, 't'}
+	sByChannel       = space{bLists, 'c'}
+	sByStatus        = space{bLists, 's'}
+	sByTenantStatus  = space{bLists, 'T'}
+	sByChannelStatus = space{bLists, 'C'}
+	sMsgIDs          = space{bLookup, 'i'}
+	sSubjects        = space{bLookup, 'j'}
+	sDups            = space{bLookup, 'd'}
+	sLoop            = space{bLookup, 'l'}
+	sLoopExp         = space{bLookup, 'e'}
 )
 
 // Options tune Open.

@@ -355,7 +355,13 @@ func TestMergeCandidatesIgnoresLookalikeKeys(t *testing.T) {
 func TestLoopEntriesOfSilentSendersArePruned(t *testing.T) {
 	s := mustOpen(t)
 	count := func() (n int) {
-		_ = s.View(func(tx *Tx) error { n = tx.b(bLoop).Stats().KeyN; return nil })
+		_ = s.View(func(tx *Tx) error {
+			c := tx.s(sLoop).Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				n++
+			}
+			return nil
+		})
 		return n
 	}
 	for i := range 50 {
@@ -376,4 +382,88 @@ func TestLoopEntriesOfSilentSendersArePruned(t *testing.T) {
 	if n := count(); n != 3 {
 		t.Fatalf("%d entries after the window passed, want the 3 recent ones", n)
 	}
+}
+
+// The unfiltered list walks the tickets bucket, where a ticket's messages
+// and senders are keyed under the ticket: each ticket must come once, in
+// order, across pages, however many messages it has.
+func TestListAllTicketsSkipsTheirMessages(t *testing.T) {
+	s := mustOpen(t)
+	var want []string
+	for i := range 7 {
+		tk := newTicket(t, s, "acme", "acme@x", fmt.Sprint(i), t0)
+		err := s.Update(context.Background(), func(tx *Tx) error {
+			for j := range i * 3 {
+				m := &Message{MessageID: fmt.Sprintf("%d.%d@x", i, j), From: Address{Address: fmt.Sprintf("S%d@x", j)}, ReceivedAt: t0}
+				if err := tx.AddMessage(tk, m); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{tk.ID}, want...)
+	}
+	var got []string
+	for after := ""; ; {
+		page, next, err := s.ListTickets(TicketFilter{Limit: 2, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range page {
+			got = append(got, tk.ID)
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	tk, err := s.TicketWithMessages(want[0])
+	if err != nil || len(tk.Messages) != 19 {
+		t.Fatalf("last ticket: %d messages, %v", len(tk.Messages), err)
+	}
+	_ = s.View(func(tx *Tx) error {
+		if !tx.HasSender(want[0], "s17@X") || tx.HasSender(want[1], "s17@x") {
+			t.Error("senders are not kept per ticket")
+		}
+		return nil
+	})
+}
+
+// Spaces that share a bucket do not see each other's keys.
+func TestSpacesAreSeparate(t *testing.T) {
+	s := mustOpen(t)
+	err := s.Update(context.Background(), func(tx *Tx) error {
+		for _, sp := range []space{sByTenant, sByChannel, sByStatus} {
+			for _, k := range []string{"a", "b"} {
+				if err := tx.s(sp).Put([]byte(string(sp.tag)+k), nil); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.View(func(tx *Tx) error {
+		c := tx.s(sByChannel).Cursor()
+		var keys []string
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			keys = append(keys, string(k))
+		}
+		last, _ := c.Last()
+		if fmt.Sprint(keys) != "[ca cb]" || string(last) != "cb" {
+			t.Errorf("channel space holds %v, last %q", keys, last)
+		}
+		if k, _ := tx.s(sByStatus).Cursor().Seek([]byte("z")); k != nil {
+			t.Errorf("seek past the end of a space found %q", k)
+		}
+		return nil
+	})
 }

@@ -117,13 +117,13 @@ func (t *Tx) Attachment(sha string) []byte { return t.b(bAttachments).Get([]byte
 // Duplicate returns the id of the message or suspended message already taken
 // for this channel under dupKey.
 func (t *Tx) Duplicate(tenant, channel, dupKey string) (string, bool) {
-	v := t.b(bDups).Get(key(tenant, channel, dupKey))
+	v := t.s(sDups).Get(key(tenant, channel, dupKey))
 	return string(v), v != nil
 }
 
 // MarkDuplicateKey records that dupKey was taken for the channel by ref.
 func (t *Tx) MarkDuplicateKey(tenant, channel, dupKey, ref string) error {
-	return t.b(bDups).Put(key(tenant, channel, dupKey), []byte(ref))
+	return t.s(sDups).Put(key(tenant, channel, dupKey), []byte(ref))
 }
 
 // ThreadRef is what a Message-ID is known as within a tenant.
@@ -135,7 +135,7 @@ type ThreadRef struct {
 // LookupMessageID finds the ticket whose message (or registered outbound
 // reply) carries the normalized Message-ID msgid in tenant.
 func (t *Tx) LookupMessageID(tenant, msgid string) (ThreadRef, bool) {
-	v := t.b(bMsgIDs).Get(key(tenant, msgid))
+	v := t.s(sMsgIDs).Get(key(tenant, msgid))
 	if v == nil {
 		return ThreadRef{}, false
 	}
@@ -145,7 +145,7 @@ func (t *Tx) LookupMessageID(tenant, msgid string) (ThreadRef, bool) {
 
 // RegisterOutbound records an outbound reply's Message-ID for threading.
 func (t *Tx) RegisterOutbound(tk *Ticket, msgid string) error {
-	if err := t.b(bMsgIDs).Put(key(tk.Tenant, msgid), key(tk.ID, "")); err != nil {
+	if err := t.s(sMsgIDs).Put(key(tk.Tenant, msgid), key(tk.ID, "")); err != nil {
 		return err
 	}
 	for _, id := range tk.Outbound {
@@ -168,7 +168,7 @@ func (t *Tx) Ticket(id string) (*Ticket, error) {
 
 // TicketByNumber loads tenant's ticket number n.
 func (t *Tx) TicketByNumber(tenant string, n uint64) (*Ticket, error) {
-	id := t.b(bNumbers).Get(append(prefix(tenant), u64(n)...))
+	id := t.s(sNumbers).Get(append(prefix(tenant), u64(n)...))
 	if id == nil {
 		return nil, fmt.Errorf("ticket %s#%d: %w", tenant, n, ErrNotFound)
 	}
@@ -178,8 +178,8 @@ func (t *Tx) TicketByNumber(tenant string, n uint64) (*Ticket, error) {
 // Messages loads a ticket's messages in arrival order.
 func (t *Tx) Messages(ticketID string) ([]*Message, error) {
 	var out []*Message
-	p := prefix(ticketID)
-	c := t.b(bTicketMsgs).Cursor()
+	p := ticketSub(ticketID, subMessage, "")
+	c := t.b(bTickets).Cursor()
 	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
 		m, err := t.Message(string(k[len(p):]))
 		if err != nil {
@@ -205,7 +205,7 @@ func (t *Tx) Message(id string) (*Message, error) {
 
 // HasSender reports whether addr has written a message in the ticket.
 func (t *Tx) HasSender(ticketID, addr string) bool {
-	return t.b(bSenders).Get(key(ticketID, strings.ToLower(addr))) != nil
+	return t.b(bTickets).Get(ticketSub(ticketID, subSender, strings.ToLower(addr))) != nil
 }
 
 // MergeCandidates calls fn for the tickets of the channel whose normalized
@@ -214,7 +214,7 @@ func (t *Tx) HasSender(ticketID, addr string) bool {
 // subject within the window, not on the size of the store.
 func (t *Tx) MergeCandidates(tenant, channel, norm string, since time.Time, fn func(*Ticket) bool) error {
 	p := prefix(tenant, channel, norm)
-	c := t.b(bSubjects).Cursor()
+	c := t.s(sSubjects).Cursor()
 	for k, _ := seekLast(c, p, nil); k != nil && bytes.HasPrefix(k, p); k, _ = c.Prev() {
 		rest := k[len(p):]
 		if len(rest) != 8+idLen {
@@ -251,16 +251,16 @@ func (t *Tx) CreateTicket(tk *Ticket) error {
 	}
 	tk.ID, tk.Number = id, n
 	puts := []struct {
-		bucket []byte
-		k, v   []byte
+		sp   space
+		k, v []byte
 	}{
-		{bNumbers, append(prefix(tk.Tenant), u64(n)...), []byte(id)},
-		{bByTenant, key(tk.Tenant, id), nil},
-		{bByChannel, key(tk.Channel, id), nil},
-		{bSubjects, append(append(prefix(tk.Tenant, tk.Channel, tk.NormalizedSubject), u64(uint64(tk.CreatedAt.UnixNano()))...), id...), nil},
+		{sNumbers, append(prefix(tk.Tenant), u64(n)...), []byte(id)},
+		{sByTenant, key(tk.Tenant, id), nil},
+		{sByChannel, key(tk.Channel, id), nil},
+		{sSubjects, append(append(prefix(tk.Tenant, tk.Channel, tk.NormalizedSubject), u64(uint64(tk.CreatedAt.UnixNano()))...), id...), nil},
 	}
 	for _, p := range puts {
-		if err := t.b(p.bucket).Put(p.k, p.v); err != nil {
+		if err := t.s(p.sp).Put(p.k, p.v); err != nil {
 			return fmt.Errorf("store: index ticket %s: %w", id, err)
 		}
 	}
@@ -286,22 +286,26 @@ func (t *Tx) indexStatus(tk *Ticket, old, status string) error {
 	if old == status {
 		return nil
 	}
-	keys := func(st string) map[string][]byte {
-		return map[string][]byte{
-			string(bByStatus):        key(st, tk.ID),
-			string(bByTenantStatus):  key(tk.Tenant, st, tk.ID),
-			string(bByChannelStatus): key(tk.Channel, st, tk.ID),
+	type entry struct {
+		sp space
+		k  []byte
+	}
+	keys := func(st string) []entry {
+		return []entry{
+			{sByStatus, key(st, tk.ID)},
+			{sByTenantStatus, key(tk.Tenant, st, tk.ID)},
+			{sByChannelStatus, key(tk.Channel, st, tk.ID)},
 		}
 	}
 	if old != "" {
-		for b, k := range keys(old) {
-			if err := t.b([]byte(b)).Delete(k); err != nil {
+		for _, e := range keys(old) {
+			if err := t.s(e.sp).Delete(e.k); err != nil {
 				return err
 			}
 		}
 	}
-	for b, k := range keys(status) {
-		if err := t.b([]byte(b)).Put(k, nil); err != nil {
+	for _, e := range keys(status) {
+		if err := t.s(e.sp).Put(e.k, nil); err != nil {
 			return err
 		}
 	}
@@ -347,16 +351,16 @@ func (t *Tx) AddMessage(tk *Ticket, m *Message) error {
 	if err != nil {
 		return fmt.Errorf("store: put message %s: %w", id, err)
 	}
-	if err := t.b(bTicketMsgs).Put(key(tk.ID, id), nil); err != nil {
+	if err := t.b(bTickets).Put(ticketSub(tk.ID, subMessage, id), nil); err != nil {
 		return err
 	}
 	if m.MessageID != "" {
-		if err := t.b(bMsgIDs).Put(key(tk.Tenant, m.MessageID), key(tk.ID, id)); err != nil {
+		if err := t.s(sMsgIDs).Put(key(tk.Tenant, m.MessageID), key(tk.ID, id)); err != nil {
 			return err
 		}
 	}
 	if m.From.Address != "" {
-		if err := t.b(bSenders).Put(key(tk.ID, strings.ToLower(m.From.Address)), nil); err != nil {
+		if err := t.b(bTickets).Put(ticketSub(tk.ID, subSender, strings.ToLower(m.From.Address)), nil); err != nil {
 			return err
 		}
 	}
@@ -402,7 +406,7 @@ func (t *Tx) DeleteSuspended(id string) error {
 // arrivals (this one included) fall within window. Entries older than the
 // window are deleted as they are met, so the bucket stays small.
 func (t *Tx) RecentArrivals(tenant, channel, sender string, now time.Time, window time.Duration) (int, error) {
-	b := t.b(bLoop)
+	b := t.s(sLoop)
 	p := prefix(tenant, channel, strings.ToLower(sender))
 	since := uint64(now.Add(-window).UnixNano())
 	c := b.Cursor()
@@ -432,7 +436,7 @@ func (t *Tx) RecentArrivals(tenant, channel, sender string, now time.Time, windo
 		return 0, err
 	}
 	exp := append(u64(uint64(now.Add(window).UnixNano())), u64(seq)...)
-	if err := t.b(bLoopExp).Put(exp, k); err != nil {
+	if err := t.s(sLoopExp).Put(exp, k); err != nil {
 		return 0, err
 	}
 	return n + 1, t.pruneArrivals(now, 32)
@@ -443,8 +447,8 @@ func (t *Tx) RecentArrivals(tenant, channel, sender string, now time.Time, windo
 // otherwise stay in the loop bucket forever. Each arrival prunes a few, so
 // the bucket stays the size of the traffic within the windows.
 func (t *Tx) pruneArrivals(now time.Time, max int) error {
-	c := t.b(bLoopExp).Cursor()
-	loop := t.b(bLoop)
+	c := t.s(sLoopExp).Cursor()
+	loop := t.s(sLoop)
 	for k, v := c.First(); k != nil && max > 0 && be(k[:8]) < uint64(now.UnixNano()); k, v = c.First() {
 		if err := loop.Delete(v); err != nil {
 			return err
