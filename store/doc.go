@@ -50,7 +50,10 @@
 //	              'C' channel 0 status 0 ticket id → ""
 //	lookup        'i' tenant 0 Message-ID → ticket id 0 message id (threading; outbound ids too)
 //	              'j' tenant 0 channel 0 normalized subject 0 created(ns) ticket id → "" (merge seek)
-//	              'd' tenant 0 channel 0 duplicate key → message or suspended id
+//	              'i' tenant 0 Message-ID 0xFF channel → message or suspended id
+//	                  (duplicates with a Message-ID, next to its threading entry)
+//	              'i' tenant 0 0xFE duplicate key 0xFF channel → message or suspended id
+//	                  (duplicates by content hash)
 //	              'l' tenant 0 channel 0 sender 0 arrival(ns) seq → ""   (loop protection window)
 //	              'e' expiry(ns) seq → loop key (pruning of senders that never come back)
 //

@@ -65,7 +65,6 @@ var (
 	sByChannelStatus = space{bLists, 'C'}
 	sMsgIDs          = space{bLookup, 'i'}
 	sSubjects        = space{bLookup, 'j'}
-	sDups            = space{bLookup, 'd'}
 	sLoop            = space{bLookup, 'l'}
 	sLoopExp         = space{bLookup, 'e'}
 )

@@ -467,3 +467,37 @@ func TestSpacesAreSeparate(t *testing.T) {
 		return nil
 	})
 }
+
+// Duplicate keys live beside the threading entries of Message-IDs; neither
+// may be taken for the other, and they are per channel.
+func TestDuplicateKeysBesideMessageIDs(t *testing.T) {
+	s := mustOpen(t)
+	tk := newTicket(t, s, "acme", "a@x", "s", t0) // threading entry "acme-<id>@x"
+	mid := "acme-" + tk.ID + "@x"
+	err := s.Update(context.Background(), func(tx *Tx) error {
+		if err := tx.MarkDuplicateKey("acme", "a@x", "id:"+mid, "m-a"); err != nil {
+			return err
+		}
+		if err := tx.MarkDuplicateKey("acme", "a@x", "sha:00ff", "m-hash"); err != nil {
+			return err
+		}
+		return tx.MarkDuplicateKey("acme", "b@x", "id:"+mid, "m-b")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.View(func(tx *Tx) error {
+		for _, c := range []struct{ channel, dupKey, want string }{
+			{"a@x", "id:" + mid, "m-a"}, {"b@x", "id:" + mid, "m-b"}, {"c@x", "id:" + mid, ""},
+			{"a@x", "sha:00ff", "m-hash"}, {"b@x", "sha:00ff", ""}, {"a@x", "id:sha:00ff", ""},
+		} {
+			if got, ok := tx.Duplicate("acme", c.channel, c.dupKey); got != c.want || ok != (c.want != "") {
+				t.Errorf("Duplicate(%s, %s) = %q, %v; want %q", c.channel, c.dupKey, got, ok, c.want)
+			}
+		}
+		if ref, ok := tx.LookupMessageID("acme", mid); !ok || ref.TicketID != tk.ID {
+			t.Errorf("threading entry: %+v %v", ref, ok)
+		}
+		return nil
+	})
+}

@@ -117,13 +117,29 @@ func (t *Tx) Attachment(sha string) []byte { return t.b(bAttachments).Get([]byte
 // Duplicate returns the id of the message or suspended message already taken
 // for this channel under dupKey.
 func (t *Tx) Duplicate(tenant, channel, dupKey string) (string, bool) {
-	v := t.s(sDups).Get(key(tenant, channel, dupKey))
+	v := t.s(sMsgIDs).Get(dupLookupKey(tenant, channel, dupKey))
 	return string(v), v != nil
 }
 
 // MarkDuplicateKey records that dupKey was taken for the channel by ref.
 func (t *Tx) MarkDuplicateKey(tenant, channel, dupKey, ref string) error {
-	return t.s(sDups).Put(key(tenant, channel, dupKey), []byte(ref))
+	return t.s(sMsgIDs).Put(dupLookupKey(tenant, channel, dupKey), []byte(ref))
+}
+
+// dupLookupKey places a duplicate key in the Message-ID space: a key
+// "id:"+Message-ID right after that Message-ID's threading entry, so the
+// two entries a message writes share a leaf (one random page per commit
+// fewer), and any other key (a content hash) apart from every Message-ID.
+// 0xFE and 0xFF never occur in a normalized Message-ID (valid UTF-8), so
+// neither form can be taken for a threading entry.
+func dupLookupKey(tenant, channel, dupKey string) []byte {
+	k := append(prefix(tenant), 0xFE)
+	if id, ok := strings.CutPrefix(dupKey, "id:"); ok {
+		k = append(k[:len(k)-1], id...)
+	} else {
+		k = append(k, dupKey...)
+	}
+	return append(append(k, 0xFF), channel...)
 }
 
 // ThreadRef is what a Message-ID is known as within a tenant.
