@@ -48,19 +48,19 @@ func (g *Ingester) applyRules(tx *store.Tx, ch *config.Channel, in *incoming, en
 
 // suspendReason applies the rules that keep a message out of tickets before
 // any threading: unparseable, loop, forwarding set-up.
-// A store error is returned, not ignored: the loop count is a write, and
-// a failed one must fail the delivery (4xx) rather than let a loop through.
+// A store error is returned, not ignored: a loop count that could not be
+// taken must fail the delivery (4xx) rather than let a loop through.
 func (g *Ingester) suspendReason(tx *store.Tx, ch *config.Channel, in *incoming, now time.Time) (string, string, error) {
 	if in.parseErr != nil {
 		return ReasonParseError, in.parseErr.Error(), nil
 	}
 	if ch.Rules.Loop.Max > 0 && in.sender != "" {
-		n, err := tx.RecentArrivals(ch.Tenant, ch.Address, in.sender, now, ch.Rules.Loop.Window)
+		n, err := tx.RecentArrivals(ch.Tenant, ch.Address, in.sender, now, ch.Rules.Loop.Window, ch.Rules.Loop.Max+1)
 		if err != nil {
 			return "", "", fmt.Errorf("loop count: %w", err)
 		}
 		if n > ch.Rules.Loop.Max {
-			return ReasonLoop, fmt.Sprintf("%d messages from %s within %s (max %d)", n, in.sender, ch.Rules.Loop.Window, ch.Rules.Loop.Max), nil
+			return ReasonLoop, fmt.Sprintf("more than %d messages from %s within %s", ch.Rules.Loop.Max, in.sender, ch.Rules.Loop.Window), nil
 		}
 	}
 	if in.forwarding != nil {

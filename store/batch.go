@@ -65,8 +65,9 @@ func (s *Store) commit(batch []*change) {
 	pending := batch
 	for len(pending) > 0 {
 		start := time.Now()
+		var tx *Tx
 		err := s.db.Update(func(btx *bolt.Tx) error {
-			tx := &Tx{tx: btx, writable: true}
+			tx = &Tx{tx: btx, writable: true, arrivals: s.arrivals}
 			for _, c := range pending {
 				if err := safeRun(c.fn, tx); err != nil {
 					c.failed = err
@@ -95,8 +96,11 @@ func (s *Store) commit(batch []*change) {
 		}
 		if err != nil {
 			err = fmt.Errorf("store: commit: %w", err)
-		} else if s.opts.OnCommit != nil {
-			s.opts.OnCommit(len(pending), time.Since(start))
+		} else {
+			s.arrivals.record(tx.pendingArrivals)
+			if s.opts.OnCommit != nil {
+				s.opts.OnCommit(len(pending), time.Since(start))
+			}
 		}
 		for _, c := range pending {
 			c.result <- err

@@ -54,8 +54,9 @@
 //	                  (duplicates with a Message-ID, next to its threading entry)
 //	              'i' tenant 0 0xFE duplicate key 0xFF channel → message or suspended id
 //	                  (duplicates by content hash)
-//	              'l' tenant 0 channel 0 sender 0 arrival(ns) seq → ""   (loop protection window)
-//	              'e' expiry(ns) seq → loop key (pruning of senders that never come back)
+//
+// The loop-protection window (Tx.RecentArrivals) is kept in memory, not in
+// the file; see arrivals.go.
 //
 // # Caveats
 //

@@ -65,8 +65,6 @@ var (
 	sByChannelStatus = space{bLists, 'C'}
 	sMsgIDs          = space{bLookup, 'i'}
 	sSubjects        = space{bLookup, 'j'}
-	sLoop            = space{bLookup, 'l'}
-	sLoopExp         = space{bLookup, 'e'}
 )
 
 // Options tune Open.
@@ -94,6 +92,9 @@ type Options struct {
 	// commit; an error aborts the transaction as a failed write would
 	// (fault-injection tests: ENOSPC, EIO).
 	BeforeCommit func() error
+	// MaxArrivalLogs bounds the senders the loop-protection window keeps
+	// in memory (default 65536; see arrivals).
+	MaxArrivalLogs int
 }
 
 // Store is an open ticket store.
@@ -103,6 +104,8 @@ type Store struct {
 	queue  chan *change
 	done   chan struct{}
 	closed chan struct{}
+
+	arrivals *arrivals
 
 	mu       sync.Mutex // orders Update's enqueue against Close
 	isClosed bool
@@ -140,11 +143,12 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
 	s := &Store{
-		db:     db,
-		opts:   opts,
-		queue:  make(chan *change, opts.QueueSize),
-		done:   make(chan struct{}),
-		closed: make(chan struct{}),
+		db:       db,
+		opts:     opts,
+		queue:    make(chan *change, opts.QueueSize),
+		done:     make(chan struct{}),
+		closed:   make(chan struct{}),
+		arrivals: newArrivals(opts.MaxArrivalLogs),
 	}
 	go s.writer()
 	return s, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -321,7 +322,7 @@ func TestRecentArrivalsWindow(t *testing.T) {
 	for i, d := range []time.Duration{0, time.Minute, 2 * time.Minute, 11*time.Minute + time.Second} {
 		_ = i
 		_ = s.Update(context.Background(), func(tx *Tx) error {
-			n, err := tx.RecentArrivals("acme", "c", "A@x", t0.Add(d), 10*time.Minute)
+			n, err := tx.RecentArrivals("acme", "c", "A@x", t0.Add(d), 10*time.Minute, 100)
 			counts = append(counts, n)
 			return err
 		})
@@ -350,37 +351,78 @@ func TestMergeCandidatesIgnoresLookalikeKeys(t *testing.T) {
 	}
 }
 
-// TestLoopEntriesOfSilentSendersArePruned: arrivals of senders who never
-// write again leave the loop bucket once their window has passed.
-func TestLoopEntriesOfSilentSendersArePruned(t *testing.T) {
+// The window counts at most keep arrivals, sees the arrivals of its own
+// transaction at once and those of others once they commit, and does not
+// count a batch that was rolled back and run again twice.
+func TestRecentArrivalsInBatches(t *testing.T) {
 	s := mustOpen(t)
-	count := func() (n int) {
-		_ = s.View(func(tx *Tx) error {
-			c := tx.s(sLoop).Cursor()
-			for k, _ := c.First(); k != nil; k, _ = c.Next() {
-				n++
-			}
-			return nil
-		})
+	arrive := func(tx *Tx, sender string) int {
+		n, err := tx.RecentArrivals("acme", "c", sender, t0, 10*time.Minute, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return n
 	}
-	for i := range 50 {
-		_ = s.Update(context.Background(), func(tx *Tx) error {
-			_, err := tx.RecentArrivals("acme", "c", fmt.Sprintf("s%d@x", i), t0, 10*time.Minute)
-			return err
-		})
+	var inTx []int
+	_ = s.Update(context.Background(), func(tx *Tx) error {
+		inTx = append(inTx, arrive(tx, "a@x"), arrive(tx, "A@x"))
+		return nil
+	})
+	// A change that fails rolls its batch back: the other change runs
+	// again, and its arrival must count once.
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	s.opts.BeforeCommit = func() error { <-gate; return nil }
+	block := make(chan struct{})
+	go func() { _ = s.Update(context.Background(), func(tx *Tx) error { close(block); return nil }) }()
+	<-block
+	for _, fail := range []bool{false, true} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.Update(context.Background(), func(tx *Tx) error {
+				arrive(tx, "b@x")
+				if fail {
+					return errors.New("boom")
+				}
+				return nil
+			})
+		}()
 	}
-	if n := count(); n != 50 {
-		t.Fatalf("%d entries, want 50", n)
+	for len(s.queue) < 2 { // both queued behind the blocked commit: one batch
+		runtime.Gosched()
 	}
-	for i := range 3 {
-		_ = s.Update(context.Background(), func(tx *Tx) error {
-			_, err := tx.RecentArrivals("acme", "c", fmt.Sprintf("late%d@x", i), t0.Add(11*time.Minute), 10*time.Minute)
-			return err
-		})
+	close(gate)
+	wg.Wait()
+	s.opts.BeforeCommit = nil
+	var after []int
+	_ = s.Update(context.Background(), func(tx *Tx) error {
+		after = append(after, arrive(tx, "a@x"), arrive(tx, "a@x"), arrive(tx, "b@x"))
+		return nil
+	})
+	if fmt.Sprint(inTx, after) != "[1 2] [3 3 2]" {
+		t.Fatalf("counts %v %v, want [1 2] [3 3 2] (keep 3; b's rolled-back try not counted)", inTx, after)
 	}
-	if n := count(); n != 3 {
-		t.Fatalf("%d entries after the window passed, want the 3 recent ones", n)
+}
+
+// The window's memory is bounded; a sender with many messages (a loop)
+// outlives the one-message senders when the bound is reached.
+func TestArrivalLogsAreBounded(t *testing.T) {
+	a := newArrivals(100)
+	at := t0.UnixNano()
+	var loop []pendingArrival
+	for range 5 {
+		loop = append(loop, pendingArrival{key: "looper", at: at, expiry: at + int64(time.Hour), keep: 10})
+	}
+	a.record(loop)
+	for i := range 1000 {
+		a.record([]pendingArrival{{key: fmt.Sprint("once", i), at: at, expiry: at + int64(time.Hour), keep: 10}})
+	}
+	if n := len(a.logs); n > 100 {
+		t.Fatalf("%d logs kept, bound 100", n)
+	}
+	if n := a.count("looper", 0); n != 5 {
+		t.Fatalf("the looping sender has %d arrivals after the bound was reached, want 5", n)
 	}
 }
 

@@ -19,6 +19,10 @@ type Tx struct {
 	// counts collects Incr calls of a write transaction; flushCounts
 	// writes each counter once per batch instead of once per change.
 	counts map[string]uint64
+	// arrivals is the store's loop-protection window; pendingArrivals are
+	// this transaction's, added to it when the transaction commits.
+	arrivals        *arrivals
+	pendingArrivals []pendingArrival
 }
 
 func (t *Tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
@@ -416,65 +420,6 @@ func (t *Tx) Suspended(id string) (*Suspended, error) {
 // stay: a released message points at them).
 func (t *Tx) DeleteSuspended(id string) error {
 	return t.b(bSuspended).Delete([]byte(id))
-}
-
-// RecentArrivals records an arrival from sender at now and returns how many
-// arrivals (this one included) fall within window. Entries older than the
-// window are deleted as they are met, so the bucket stays small.
-func (t *Tx) RecentArrivals(tenant, channel, sender string, now time.Time, window time.Duration) (int, error) {
-	b := t.s(sLoop)
-	p := prefix(tenant, channel, strings.ToLower(sender))
-	since := uint64(now.Add(-window).UnixNano())
-	c := b.Cursor()
-	var stale [][]byte
-	n := 0
-	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
-		if len(k) != len(p)+16 {
-			continue // another sender whose address starts like this one
-		}
-		if be(k[len(p):len(p)+8]) < since {
-			stale = append(stale, bytes.Clone(k))
-			continue
-		}
-		n++
-	}
-	for _, k := range stale {
-		if err := b.Delete(k); err != nil {
-			return 0, err
-		}
-	}
-	seq, err := b.NextSequence()
-	if err != nil {
-		return 0, err
-	}
-	k := append(append(p, u64(uint64(now.UnixNano()))...), u64(seq)...)
-	if err := b.Put(k, nil); err != nil {
-		return 0, err
-	}
-	exp := append(u64(uint64(now.Add(window).UnixNano())), u64(seq)...)
-	if err := t.s(sLoopExp).Put(exp, k); err != nil {
-		return 0, err
-	}
-	return n + 1, t.pruneArrivals(now, 32)
-}
-
-// pruneArrivals deletes up to max arrivals whose window has passed, oldest
-// first, whoever sent them: a sender who never writes again would
-// otherwise stay in the loop bucket forever. Each arrival prunes a few, so
-// the bucket stays the size of the traffic within the windows.
-func (t *Tx) pruneArrivals(now time.Time, max int) error {
-	c := t.s(sLoopExp).Cursor()
-	loop := t.s(sLoop)
-	for k, v := c.First(); k != nil && max > 0 && be(k[:8]) < uint64(now.UnixNano()); k, v = c.First() {
-		if err := loop.Delete(v); err != nil {
-			return err
-		}
-		if err := c.Delete(); err != nil {
-			return err
-		}
-		max--
-	}
-	return nil
 }
 
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
