@@ -17,10 +17,14 @@ type change struct {
 
 // writer is the only goroutine that writes to bbolt. It commits whatever
 // queued up while the previous commit was running, so batches grow with load
-// and a lone change never waits for a timer.
+// and a lone change never waits for a timer; under concurrency it may wait a
+// little for more (see gather).
 func (s *Store) writer() {
 	defer close(s.closed)
 	batch := make([]*change, 0, s.opts.MaxBatch)
+	var win batchWindow
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		var first *change
 		select {
@@ -29,18 +33,83 @@ func (s *Store) writer() {
 			s.drainOnClose()
 			return
 		}
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < s.opts.MaxBatch {
-			select {
-			case c := <-s.queue:
-				batch = append(batch, c)
-			default:
-				break fill
-			}
-		}
+		batch = s.gather(append(batch[:0], first), &win, timer)
+		start := time.Now()
 		s.commit(batch)
+		win.committed(len(batch), len(s.queue), time.Since(start))
 	}
+}
+
+// batchWindow decides how long the writer waits for a batch to fill.
+//
+// Without waiting, sessions settle into two cohorts under load: while one
+// cohort's batch commits the other queues, and a session answered a moment
+// ago sends its next message just after the next commit began, so it waits
+// a whole commit for nothing and each commit carries half the sessions.
+// The fixed part of a commit (two fsyncs, the root and branch pages) is
+// then paid twice as often as it need be. So the writer waits for as many
+// changes as the last batch had plus those that queued behind it (the
+// sessions it knows are busy), but never longer than half the last
+// commit's time, capped: batches grow to the sessions there are, and the
+// wait ends as soon as they are all in. A batch of one (a lone session)
+// waits for nobody.
+type batchWindow struct {
+	target int           // changes to wait for
+	wait   time.Duration // the most to wait for them
+}
+
+const maxBatchWait = 2 * time.Millisecond
+
+// committed updates the window after a commit of n changes that took d,
+// with queued changes waiting behind it.
+func (w *batchWindow) committed(n, queued int, d time.Duration) {
+	w.target = n + queued
+	w.wait = min(d/2, maxBatchWait)
+	if n <= 1 && queued == 0 {
+		w.target, w.wait = 1, 0
+	}
+}
+
+// gather adds queued changes to batch, waiting within the window for the
+// expected ones; Close cuts the wait short.
+func (s *Store) gather(batch []*change, w *batchWindow, timer *time.Timer) []*change {
+	max := s.opts.MaxBatch
+	target := min(w.target, max)
+	var deadline time.Time
+	for len(batch) < max {
+		select {
+		case c := <-s.queue:
+			batch = append(batch, c)
+			continue
+		default:
+		}
+		if len(batch) >= target || w.wait <= 0 {
+			return batch
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(w.wait)
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return batch
+		}
+		timer.Reset(left)
+		select {
+		case c := <-s.queue:
+			batch = append(batch, c)
+			if !timer.Stop() {
+				<-timer.C
+			}
+		case <-timer.C:
+			return batch
+		case <-s.done:
+			if !timer.Stop() {
+				<-timer.C
+			}
+			return batch
+		}
+	}
+	return batch
 }
 
 // drainOnClose commits the changes that were queued before Close.
