@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -41,21 +42,48 @@ const maxRawBytes = 1 << 30
 // EncodeRaw compresses the concatenation of parts into the stored form of
 // a raw message. The S2 block has no checksum of its own, so a CRC-32C of
 // the plain bytes is kept with it: a damaged value is reported, never
-// returned as mail.
+// returned as mail. The concatenation and the encoder's output go through
+// pooled buffers, and only the result is allocated, at its size: at 100 KB
+// the allocations and their zeroing cost half as much as the compression.
 func EncodeRaw(parts ...[]byte) []byte {
 	n := 0
 	for _, p := range parts {
 		n += len(p)
 	}
-	plain := make([]byte, 0, n)
+	plainBuf := getScratch(n)
+	plain := (*plainBuf)[:0]
 	for _, p := range parts {
 		plain = append(plain, p...)
 	}
-	out := make([]byte, 5+s2.MaxEncodedLen(n))
+	encBuf := getScratch(s2.MaxEncodedLen(n))
+	block := s2.Encode((*encBuf)[:cap(*encBuf)], plain)
+	out := make([]byte, 5+len(block))
 	out[0] = rawS2
 	binary.BigEndian.PutUint32(out[1:5], crc32.Checksum(plain, castagnoli))
-	block := s2.Encode(out[5:], plain)
-	return out[:5+len(block)]
+	copy(out[5:], block)
+	putScratch(plainBuf)
+	putScratch(encBuf)
+	return out
+}
+
+// scratch holds buffers for EncodeRaw; buffers above 4 MiB are not kept,
+// so a rare 25 MB message does not pin its buffers.
+var scratch sync.Pool
+
+const maxScratch = 4 << 20
+
+func getScratch(n int) *[]byte {
+	if b, ok := scratch.Get().(*[]byte); ok && cap(*b) >= n {
+		return b
+	}
+	b := make([]byte, 0, n)
+	return &b
+}
+
+func putScratch(b *[]byte) {
+	if cap(*b) <= maxScratch {
+		scratch.Put(b)
+	}
 }
 
 // isEncodedRaw reports whether v starts like a value EncodeRaw makes.
