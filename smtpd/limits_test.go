@@ -216,9 +216,10 @@ func TestOversizeMessage(t *testing.T) {
 	c.cmd("NOOP", "250 ")
 	// Far over: 552 and the connection is closed.
 	c.beginData()
+	conn := c.conn // c is reassigned below while this goroutine may still write
 	go func() {
 		for i := 0; i < 1000; i++ {
-			if _, err := c.conn.Write([]byte(line)); err != nil {
+			if _, err := conn.Write([]byte(line)); err != nil {
 				return
 			}
 		}
