@@ -33,8 +33,10 @@
 // So records that one message writes together share buckets: the list
 // indexes share "lists", the lookup indexes share "lookup" (each kind under
 // a tag byte, a space in the code), and a ticket's message list and senders
-// sit under the ticket's own key. This took a single-message commit from 42
-// dirty pages to about 30.
+// sit under the ticket's own key. With the loop window moved to memory
+// (arrivals.go) this took a single-message commit from 42 dirty pages to 23,
+// and a 16-connection commit from 15.3 pages per message to 8.8 (bbolt's
+// TxStats, cmd/mxload).
 //
 //	meta          "schema" → "ticketmx/2"; a file without it is refused
 //	counters      name → uint64 (what /v1/stats shows)
