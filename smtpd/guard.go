@@ -45,6 +45,10 @@ type guardConn struct {
 	lineHead []byte // start of the current command line (plaintext)
 	midLine  bool
 
+	// replying is held while kill writes its last reply, and Close waits
+	// for it: once killed, go-smtp's next Read fails and it closes the
+	// connection, which must not cut the reply off.
+	replying  sync.Mutex
 	closeOnce sync.Once
 	release   func()
 }
@@ -229,6 +233,7 @@ func (g *guardConn) kill(reply string) {
 	}
 	g.killed = true
 	top, cipher := g.top, g.tls
+	g.replying.Lock()
 	g.mu.Unlock()
 	// A reply is written in the clear, or through the *tls.Conn of an
 	// established session; in the middle of a handshake nothing can be said.
@@ -236,6 +241,7 @@ func (g *guardConn) kill(reply string) {
 		_ = g.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		_, _ = top.Write([]byte(reply))
 	}
+	g.replying.Unlock()
 	g.Close()
 }
 
@@ -246,6 +252,8 @@ func (g *guardConn) isKilled() bool {
 }
 
 func (g *guardConn) Close() error {
+	g.replying.Lock() // a reply being written by kill goes out first
+	g.replying.Unlock()
 	err := g.Conn.Close()
 	g.closeOnce.Do(func() {
 		if g.release != nil {
