@@ -3,14 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // mailText is mail-like text of n bytes: lines of words drawn from a
@@ -77,33 +73,6 @@ func TestRawDamageIsReported(t *testing.T) {
 	}
 	if _, err := decodeRaw(enc[:3]); err == nil {
 		t.Error("a truncated value decoded")
-	}
-}
-
-// Stores written by earlier builds hold zstd raw values and message
-// records with zstd-packed bodies; both must stay readable.
-func TestEarlierFormatsStillRead(t *testing.T) {
-	zenc, err := zstd.NewWriter(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := mailText(3000)
-	got, err := decodeRaw(zenc.EncodeAll(plain, []byte{rawZstd}))
-	if err != nil || !bytes.Equal(got, plain) {
-		t.Fatalf("zstd raw value: %d bytes, %v", len(got), err)
-	}
-
-	js, _ := json.Marshal(&Message{ID: "m1", Subject: "Order"})
-	body := binary.AppendUvarint(nil, uint64(len("text")))
-	body = append(body, "text<p>html</p>"...)
-	rec := append([]byte{msgPacked}, binary.AppendUvarint(nil, uint64(len(js)))...)
-	rec = append(append(rec, js...), zenc.EncodeAll(body, nil)...)
-	var m Message
-	if err := decodeMessage(rec, &m); err != nil {
-		t.Fatal(err)
-	}
-	if m.ID != "m1" || m.Subject != "Order" || m.Text != "text" || m.HTML != "<p>html</p>" || m.BodyFromRaw {
-		t.Fatalf("packed record read as %+v", m)
 	}
 }
 
