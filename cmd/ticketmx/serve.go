@@ -99,7 +99,7 @@ func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() tim
 	d.log, d.logs = newLogger(cfg.Log, logw)
 	d.cfg.Store(cfg)
 	d.metrics = newMetrics()
-	sopts := store.Options{OnCommit: d.metrics.observeCommit}
+	sopts := store.Options{OnCommit: d.metrics.observeCommit, ReadBody: ingest.ReadBody}
 	if testStoreOptions != nil {
 		testStoreOptions(&sopts)
 	}
