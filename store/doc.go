@@ -55,16 +55,12 @@
 //	              's' status 0 ticket id → ""
 //	              'T' tenant 0 status 0 ticket id → ""
 //	              'C' channel 0 status 0 ticket id → ""
-//	lookup        'i' H(m, tenant, Message-ID) → ticket id 0 message id (threading; outbound ids too)
-//	              'i' H(m, tenant, Message-ID) 0x01 channel → message or suspended id
+//	lookup        'i' tenant 0 Message-ID → ticket id 0 message id (threading; outbound ids too)
+//	              'j' tenant 0 channel 0 normalized subject 0 created(ns) ticket id → "" (merge seek)
+//	              'i' tenant 0 Message-ID 0xFF channel → message or suspended id
 //	                  (duplicates with a Message-ID, next to its threading entry)
-//	              'i' H(d, tenant, duplicate key) 0x01 channel → message or suspended id
+//	              'i' tenant 0 0xFE duplicate key 0xFF channel → message or suspended id
 //	                  (duplicates by content hash)
-//	              'j' H(s, tenant, channel, normalized subject) created(ns) ticket id → "" (merge seek)
-//
-// H is SHA-256 of the fields joined by 0x00, cut to 16 bytes (tx.go,
-// lookupHash): short keys make the lookup tree a level shallower on a large
-// store.
 //
 // The loop-protection window (Tx.RecentArrivals) is kept in memory, not in
 // the file; see arrivals.go.

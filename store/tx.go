@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -150,45 +149,20 @@ func (t *Tx) MarkDuplicateKey(tenant, channel, dupKey, ref string) error {
 	return t.s(sMsgIDs).Put(dupLookupKey(tenant, channel, dupKey), []byte(ref))
 }
 
-// The lookup indexes are keyed by a hash of what is looked up (the tenant
-// and a Message-ID, or the tenant, channel and normalized subject), not by
-// the text itself: Message-IDs and subjects are long, so hashed keys fit
-// twice as many entries in a leaf and branch, the trees are a level
-// shallower on a large store and a commit dirties fewer branch pages. The
-// hash is SHA-256 cut to 128 bits: a sender who could make a Message-ID
-// collide with another's would thread into that ticket, so it has to be a
-// cryptographic hash. The first field names the kind of entry, so entries
-// of two kinds never hash the same input whatever a Message-ID contains.
-const lookupHashLen = 16
-
-func lookupHash(parts ...string) []byte {
-	h := sha256.Sum256(key(parts...))
-	return h[:lookupHashLen]
-}
-
-// msgIDKey is the threading entry of a Message-ID.
-func msgIDKey(tenant, msgid string) []byte { return lookupHash("m", tenant, msgid) }
-
-// dupLookupKey places a duplicate key in the Message-ID space. A key
-// "id:"+Message-ID goes right after that Message-ID's threading entry, so
-// the two entries a message writes share a leaf (one random page per commit
-// fewer); any other key (a content hash) is hashed apart from every
-// Message-ID. Threading entries are exactly a hash long, so a duplicate
-// entry (a hash, 0x01, the channel) is never taken for one.
+// dupLookupKey places a duplicate key in the Message-ID space: a key
+// "id:"+Message-ID right after that Message-ID's threading entry, so the
+// two entries a message writes share a leaf (one random page per commit
+// fewer), and any other key (a content hash) apart from every Message-ID.
+// 0xFE and 0xFF never occur in a normalized Message-ID (valid UTF-8), so
+// neither form can be taken for a threading entry.
 func dupLookupKey(tenant, channel, dupKey string) []byte {
-	var k []byte
+	k := append(prefix(tenant), 0xFE)
 	if id, ok := strings.CutPrefix(dupKey, "id:"); ok {
-		k = msgIDKey(tenant, id)
+		k = append(k[:len(k)-1], id...)
 	} else {
-		k = lookupHash("d", tenant, dupKey)
+		k = append(k, dupKey...)
 	}
-	return append(append(k, 0x01), channel...)
-}
-
-// subjectPrefix is the start of the merge-index keys of a channel's
-// tickets with one normalized subject: created time and ticket id follow.
-func subjectPrefix(tenant, channel, norm string) []byte {
-	return lookupHash("s", tenant, channel, norm)
+	return append(append(k, 0xFF), channel...)
 }
 
 // ThreadRef is what a Message-ID is known as within a tenant.
@@ -200,7 +174,7 @@ type ThreadRef struct {
 // LookupMessageID finds the ticket whose message (or registered outbound
 // reply) carries the normalized Message-ID msgid in tenant.
 func (t *Tx) LookupMessageID(tenant, msgid string) (ThreadRef, bool) {
-	v := t.s(sMsgIDs).Get(msgIDKey(tenant, msgid))
+	v := t.s(sMsgIDs).Get(key(tenant, msgid))
 	if v == nil {
 		return ThreadRef{}, false
 	}
@@ -210,7 +184,7 @@ func (t *Tx) LookupMessageID(tenant, msgid string) (ThreadRef, bool) {
 
 // RegisterOutbound records an outbound reply's Message-ID for threading.
 func (t *Tx) RegisterOutbound(tk *Ticket, msgid string) error {
-	if err := t.s(sMsgIDs).Put(msgIDKey(tk.Tenant, msgid), key(tk.ID, "")); err != nil {
+	if err := t.s(sMsgIDs).Put(key(tk.Tenant, msgid), key(tk.ID, "")); err != nil {
 		return err
 	}
 	for _, id := range tk.Outbound {
@@ -278,12 +252,12 @@ func (t *Tx) HasSender(ticketID, addr string) bool {
 // false. It is an index seek: its cost depends on the tickets that share the
 // subject within the window, not on the size of the store.
 func (t *Tx) MergeCandidates(tenant, channel, norm string, since time.Time, fn func(*Ticket) bool) error {
-	p := subjectPrefix(tenant, channel, norm)
+	p := prefix(tenant, channel, norm)
 	c := t.s(sSubjects).Cursor()
 	for k, _ := seekLast(c, p, nil); k != nil && bytes.HasPrefix(k, p); k, _ = c.Prev() {
 		rest := k[len(p):]
 		if len(rest) != 8+idLen {
-			continue // not an entry this build writes
+			continue // another subject that merely starts like this one
 		}
 		if int64(be(rest[:8])) < since.UnixNano() {
 			return nil
@@ -322,7 +296,7 @@ func (t *Tx) CreateTicket(tk *Ticket) error {
 		{sNumbers, append(prefix(tk.Tenant), u64(n)...), []byte(id)},
 		{sByTenant, key(tk.Tenant, id), nil},
 		{sByChannel, key(tk.Channel, id), nil},
-		{sSubjects, append(append(subjectPrefix(tk.Tenant, tk.Channel, tk.NormalizedSubject), u64(uint64(tk.CreatedAt.UnixNano()))...), id...), nil},
+		{sSubjects, append(append(prefix(tk.Tenant, tk.Channel, tk.NormalizedSubject), u64(uint64(tk.CreatedAt.UnixNano()))...), id...), nil},
 	}
 	for _, p := range puts {
 		if err := t.s(p.sp).Put(p.k, p.v); err != nil {
@@ -420,7 +394,7 @@ func (t *Tx) AddMessage(tk *Ticket, m *Message) error {
 		return err
 	}
 	if m.MessageID != "" {
-		if err := t.s(sMsgIDs).Put(msgIDKey(tk.Tenant, m.MessageID), key(tk.ID, id)); err != nil {
+		if err := t.s(sMsgIDs).Put(key(tk.Tenant, m.MessageID), key(tk.ID, id)); err != nil {
 			return err
 		}
 	}
