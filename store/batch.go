@@ -97,15 +97,11 @@ func (s *Store) gather(batch []*change, w *batchWindow, timer *time.Timer) []*ch
 		select {
 		case c := <-s.queue:
 			batch = append(batch, c)
-			if !timer.Stop() {
-				<-timer.C
-			}
+			timer.Stop() // Go 1.23 timers: no stale tick survives Stop or Reset
 		case <-timer.C:
 			return batch
 		case <-s.done:
-			if !timer.Stop() {
-				<-timer.C
-			}
+			timer.Stop()
 			return batch
 		}
 	}
