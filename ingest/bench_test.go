@@ -132,7 +132,9 @@ func BenchmarkLookups(b *testing.B) {
 // each with one message, built once and cached in os.TempDir().
 func populated(b *testing.B, n int) string {
 	b.Helper()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("ticketmx-bench-v1-%d.db", n))
+	// The cache is named after the layout, so a layout change builds it anew.
+	layout := strings.ReplaceAll(store.SchemaVersion, "/", "-")
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("ticketmx-bench-%s-%d.db", layout, n))
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}

@@ -14,9 +14,9 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// schemaVersion names the bucket layout. ticketmx/1 (separate buckets per
+// SchemaVersion names the bucket layout. ticketmx/1 (separate buckets per
 // index) was never released; a file with it is refused like a foreign one.
-const schemaVersion = "ticketmx/2"
+const SchemaVersion = "ticketmx/2"
 
 var (
 	// ErrBusy is returned by Update when the write queue is full.
@@ -161,7 +161,7 @@ func initSchema(db *bolt.DB) error {
 	complete := false
 	err := db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
-		if meta == nil || string(meta.Get([]byte("schema"))) != schemaVersion {
+		if meta == nil || string(meta.Get([]byte("schema"))) != SchemaVersion {
 			return nil
 		}
 		complete = true
@@ -181,15 +181,15 @@ func initSchema(db *bolt.DB) error {
 			if !empty {
 				return ErrForeign
 			}
-		} else if v := string(meta.Get([]byte("schema"))); v != schemaVersion {
-			return fmt.Errorf("%w (schema %q, want %q)", ErrForeign, v, schemaVersion)
+		} else if v := string(meta.Get([]byte("schema"))); v != SchemaVersion {
+			return fmt.Errorf("%w (schema %q, want %q)", ErrForeign, v, SchemaVersion)
 		}
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		return tx.Bucket(bMeta).Put([]byte("schema"), []byte(schemaVersion))
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte(SchemaVersion))
 	})
 }
 
