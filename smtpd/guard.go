@@ -45,9 +45,10 @@ type guardConn struct {
 	lineHead []byte // start of the current command line (plaintext)
 	midLine  bool
 
-	// replying is held while kill writes its last reply, and Close waits
-	// for it: once killed, go-smtp's next Read fails and it closes the
-	// connection, which must not cut the reply off.
+	// replying is held while kill writes its last reply. Once killed,
+	// go-smtp's next Read fails and go-smtp closes the connection (the
+	// *tls.Conn first, on TLS); Read waits for the reply so that this
+	// close cannot cut it off.
 	replying  sync.Mutex
 	closeOnce sync.Once
 	release   func()
@@ -74,6 +75,7 @@ func (g *guardConn) Read(b []byte) (int, error) {
 	g.mu.Lock()
 	if g.killed {
 		g.mu.Unlock()
+		g.awaitReply()
 		return 0, errKilled
 	}
 	if g.inData {
@@ -91,6 +93,7 @@ func (g *guardConn) Read(b []byte) (int, error) {
 		if g.srv.closing.Load() {
 			g.mu.Unlock()
 			g.kill(replyShutdown)
+			g.awaitReply() // when another kill came first
 			return 0, errKilled
 		}
 	}
@@ -101,6 +104,7 @@ func (g *guardConn) Read(b []byte) (int, error) {
 	if n > 0 && inspect {
 		if g.httpRequest(b[:n]) {
 			g.kill(replyHTTP)
+			g.awaitReply()
 			return 0, errKilled
 		}
 	}
@@ -109,6 +113,7 @@ func (g *guardConn) Read(b []byte) (int, error) {
 		killed := g.killed
 		g.mu.Unlock()
 		if killed {
+			g.awaitReply()
 			return 0, errKilled
 		}
 	}
@@ -251,9 +256,13 @@ func (g *guardConn) isKilled() bool {
 	return g.killed
 }
 
+// awaitReply returns once kill's reply, if any, is written.
+func (g *guardConn) awaitReply() {
+	g.replying.Lock()
+	g.replying.Unlock() //nolint:staticcheck // an empty critical section: a wait
+}
+
 func (g *guardConn) Close() error {
-	g.replying.Lock() // a reply being written by kill goes out first
-	g.replying.Unlock()
 	err := g.Conn.Close()
 	g.closeOnce.Do(func() {
 		if g.release != nil {

@@ -1,10 +1,12 @@
 package smtpd
 
 import (
+	"context"
 	"crypto/tls"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sobot/ticketmx/config"
 )
@@ -188,4 +190,24 @@ func TestSTARTTLSFailedHandshakeCloses(t *testing.T) {
 	c.cmd("STARTTLS", "220 ")
 	c.write("this is not a TLS ClientHello\r\n\r\n")
 	c.expectClosed()
+}
+
+// An idle session inside TLS gets the shutdown 421 too. The reply goes
+// through the *tls.Conn, which go-smtp closes as soon as its read fails;
+// the guard's Read holds that read back until the reply is out (the race
+// itself is rare, so this repeats).
+func TestShutdownIdleTLS(t *testing.T) {
+	for range 20 {
+		e, _ := tlsServer(t, false)
+		c := dial(t, e.addr)
+		c.greet()
+		tc, _ := startTLS(t, c)
+		tc.cmd("EHLO client.test", "250 ")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := e.srv.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		tc.expect("421 4.3.2")
+	}
 }
