@@ -97,21 +97,26 @@ func (a *arrivals) record(pending []pendingArrival) {
 	}
 }
 
-// shrink brings the number of logs under 90% of the bound.
+// shrink brings the number of logs under 90% of the bound: first the logs
+// whose window has passed, then those with the fewest arrivals (1, then 2,
+// 4, 8, …), so that a flood of forged senders with a message or two each
+// cannot push out a sender that is looping.
 func (a *arrivals) shrink(now int64) {
 	target := a.maxLogs * 9 / 10
-	for _, drop := range []func(*arrivalLog) bool{
-		func(l *arrivalLog) bool { return l.expiry < now },
-		func(l *arrivalLog) bool { return len(l.times) <= 1 },
-		func(*arrivalLog) bool { return true },
-	} {
-		for k, l := range a.logs {
-			if len(a.logs) < target {
-				return
-			}
-			if drop(l) {
-				delete(a.logs, k)
-			}
+	a.dropWhile(target, func(l *arrivalLog) bool { return l.expiry < now })
+	for n := 1; len(a.logs) >= target; n *= 2 {
+		a.dropWhile(target, func(l *arrivalLog) bool { return len(l.times) <= n })
+	}
+}
+
+// dropWhile deletes logs that match until fewer than target are left.
+func (a *arrivals) dropWhile(target int, match func(*arrivalLog) bool) {
+	for k, l := range a.logs {
+		if len(a.logs) < target {
+			return
+		}
+		if match(l) {
+			delete(a.logs, k)
 		}
 	}
 }

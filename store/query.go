@@ -117,19 +117,23 @@ func (s *Store) TicketWithMessages(ref string) (*Ticket, error) {
 		if tk, err = tx.ResolveTicket(ref); err != nil {
 			return err
 		}
-		if tk.Messages, err = tx.Messages(tk.ID); err != nil {
-			return err
-		}
-		return s.fillBodies(tx, tk.Messages)
+		tk.Messages, err = tx.Messages(tk.ID)
+		return err
 	})
-	return tk, err
+	if err != nil {
+		return nil, err
+	}
+	return tk, s.fillBodies(tk.Messages)
 }
 
 // fillBodies gives the messages whose bodies are their raw message's their
-// Text and HTML. A raw message that cannot be read is an error (the store
-// is damaged); one that no longer parses gets a note in place of its text,
+// Text and HTML. Each raw message is copied out in a read transaction of
+// its own and parsed after it: a long parse inside a read transaction
+// would hold up the writer whenever a commit has to grow the file's
+// memory map. A raw message that cannot be read is an error (the store is
+// damaged); one that no longer parses gets a note in place of its text,
 // so the rest of the ticket can still be read.
-func (s *Store) fillBodies(tx *Tx, msgs []*Message) error {
+func (s *Store) fillBodies(msgs []*Message) error {
 	if s.opts.ReadBody == nil {
 		return nil
 	}
@@ -137,7 +141,12 @@ func (s *Store) fillBodies(tx *Tx, msgs []*Message) error {
 		if !m.BodyFromRaw {
 			continue
 		}
-		raw, err := tx.Raw(m.RawID)
+		var raw []byte
+		err := s.View(func(tx *Tx) error {
+			var err error
+			raw, err = tx.Raw(m.RawID) // a copy
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("message %s: %w", m.ID, err)
 		}

@@ -93,7 +93,7 @@ type Options struct {
 	// (fault-injection tests: ENOSPC, EIO).
 	BeforeCommit func() error
 	// MaxArrivalLogs bounds the senders the loop-protection window keeps
-	// in memory (default 65536; see arrivals).
+	// in memory (default 65536; see arrivals.go).
 	MaxArrivalLogs int
 }
 

@@ -406,7 +406,7 @@ func TestRecentArrivalsInBatches(t *testing.T) {
 }
 
 // The window's memory is bounded; a sender with many messages (a loop)
-// outlives the one-message senders when the bound is reached.
+// outlives a flood of senders with fewer when the bound is reached.
 func TestArrivalLogsAreBounded(t *testing.T) {
 	a := newArrivals(100)
 	at := t0.UnixNano()
@@ -415,8 +415,9 @@ func TestArrivalLogsAreBounded(t *testing.T) {
 		loop = append(loop, pendingArrival{key: "looper", at: at, expiry: at + int64(time.Hour), keep: 10})
 	}
 	a.record(loop)
-	for i := range 1000 {
-		a.record([]pendingArrival{{key: fmt.Sprint("once", i), at: at, expiry: at + int64(time.Hour), keep: 10}})
+	for i := range 1000 { // forged senders with two messages each
+		p := pendingArrival{key: fmt.Sprint("twice", i), at: at, expiry: at + int64(time.Hour), keep: 10}
+		a.record([]pendingArrival{p, p})
 	}
 	if n := len(a.logs); n > 100 {
 		t.Fatalf("%d logs kept, bound 100", n)
