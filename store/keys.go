@@ -107,7 +107,6 @@ func (c *spaceCursor) Seek(k []byte) ([]byte, []byte) {
 func (c *spaceCursor) First() ([]byte, []byte) { return c.in(c.c.Seek([]byte{c.tag})) }
 func (c *spaceCursor) Next() ([]byte, []byte)  { return c.in(c.c.Next()) }
 func (c *spaceCursor) Prev() ([]byte, []byte)  { return c.in(c.c.Prev()) }
-func (c *spaceCursor) Delete() error           { return c.c.Delete() }
 
 // Last is the space's last key: the one before the first key of the next
 // tag (tags are below 0xFF).
@@ -117,8 +116,6 @@ func (c *spaceCursor) Last() ([]byte, []byte) {
 	}
 	return c.in(c.c.Prev())
 }
-
-func (s spaceBucket) NextSequence() (uint64, error) { return s.b.NextSequence() }
 
 // A ticket's message list and its senders are kept under the ticket's own
 // key in the tickets bucket, so that adding a message to a ticket, which

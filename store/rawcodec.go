@@ -21,11 +21,7 @@ import (
 // Format of a stored value: one byte saying how the rest is encoded.
 //
 //	's' crc32c(plain) big-endian, S2 block of the plain bytes
-//	'p' the plain bytes
-const (
-	rawPlain = 'p'
-	rawS2    = 's'
-)
+const rawS2 = 's'
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -81,7 +77,7 @@ func putScratch(b *[]byte) {
 
 // isEncodedRaw reports whether v starts like a value EncodeRaw makes.
 func isEncodedRaw(v []byte) bool {
-	return len(v) > 0 && (v[0] == rawS2 || v[0] == rawPlain)
+	return len(v) > 0 && v[0] == rawS2
 }
 
 // decodeRaw returns the message bytes of a stored value.
@@ -90,8 +86,6 @@ func decodeRaw(v []byte) ([]byte, error) {
 		return nil, errors.New("empty raw value")
 	}
 	switch v[0] {
-	case rawPlain:
-		return append([]byte(nil), v[1:]...), nil
 	case rawS2:
 		if len(v) < 5 {
 			return nil, errors.New("decompress raw: short value")
