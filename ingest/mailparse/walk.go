@@ -89,8 +89,7 @@ func (w *walker) leaf(hdr message.Header, raw io.Reader, mt string, related bool
 		// not convert the charset, so Data keeps the original bytes.
 		bare := hdr.Copy()
 		bare.Del("Content-Type")
-		e, _ := message.New(bare, raw) // only unknown-encoding errors; the body stays readable raw
-		data, err := w.read(e.Body)
+		data, err := w.readAttachment(bare, raw)
 		if err != nil {
 			return err
 		}
@@ -111,6 +110,12 @@ func (w *walker) leaf(hdr message.Header, raw io.Reader, mt string, related bool
 	return nil
 }
 
+// overBudget is the error of a part that would take the decoded bodies
+// past their limit.
+func (w *walker) overBudget() error {
+	return fmt.Errorf("mailparse: decoded bodies larger than %d bytes: %w", w.lim.MaxDecodedBytes, ErrLimit)
+}
+
 // read reads a decoded body, charging it to the decoded-bytes budget. A
 // decoding or truncation error keeps what was read (best effort); only the
 // limit fails the parse.
@@ -118,7 +123,7 @@ func (w *walker) read(r io.Reader) ([]byte, error) {
 	remaining := w.lim.MaxDecodedBytes - w.decoded
 	data, err := io.ReadAll(io.LimitReader(r, remaining+1))
 	if int64(len(data)) > remaining {
-		return nil, fmt.Errorf("mailparse: decoded bodies larger than %d bytes: %w", w.lim.MaxDecodedBytes, ErrLimit)
+		return nil, w.overBudget()
 	}
 	w.decoded += int64(len(data))
 	if err != nil && !errors.Is(err, io.EOF) {
