@@ -18,7 +18,7 @@ type change struct {
 // writer is the only goroutine that writes to bbolt. It commits whatever
 // queued up while the previous commit was running, so batches grow with load
 // and a lone change never waits for a timer; under concurrency it may wait a
-// little for more (see gather).
+// little for more (see gather), applying each change as it comes (runBatch).
 func (s *Store) writer() {
 	defer close(s.closed)
 	batch := make([]*change, 0, s.opts.MaxBatch)
@@ -33,10 +33,82 @@ func (s *Store) writer() {
 			s.drainOnClose()
 			return
 		}
-		batch = s.gather(append(batch[:0], first), &win, timer)
+		s.runBatch(append(batch[:0], first), &win, timer)
+	}
+}
+
+// runBatch runs batch (one change, so far) and the changes gathered after
+// it in one write transaction, applying each as it arrives, and commits.
+// Applying while gathering puts the rules' work into the time the writer
+// would otherwise spend waiting for the batch to fill, so what the
+// sessions wait for after the last arrival is the page writes and fsyncs.
+// When a change fails, the transaction is dropped: the failed change gets
+// its error and the others run again in a fresh one (commit).
+func (s *Store) runBatch(batch []*change, win *batchWindow, timer *time.Timer) {
+	btx, err := s.db.Begin(true)
+	if err != nil {
+		batch = s.gather(batch, win, timer, nil)
 		start := time.Now()
 		s.commit(batch)
 		win.committed(len(batch), len(s.queue), time.Since(start))
+		return
+	}
+	open := true
+	defer func() {
+		if open {
+			_ = btx.Rollback() // a panic outside the changes (they run under safeRun)
+		}
+	}()
+	tx := &Tx{tx: btx, writable: true, arrivals: s.arrivals}
+	var work time.Duration // time spent applying changes, not waiting
+	apply := func(c *change) bool {
+		t0 := time.Now()
+		c.failed = safeRun(c.fn, tx)
+		work += time.Since(t0)
+		return c.failed == nil
+	}
+	if apply(batch[0]) {
+		batch = s.gather(batch, win, timer, apply)
+	}
+	if batch[len(batch)-1].failed != nil {
+		open = false
+		_ = btx.Rollback()
+		failed := batch[len(batch)-1]
+		failed.result <- failed.failed
+		start := time.Now()
+		s.commit(batch[:len(batch)-1])
+		win.committed(len(batch), len(s.queue), work+time.Since(start))
+		return
+	}
+	start := time.Now()
+	err = tx.flushCounts()
+	if err == nil && s.opts.BeforeCommit != nil {
+		err = s.opts.BeforeCommit()
+	}
+	open = false
+	if err == nil {
+		err = btx.Commit()
+	} else {
+		_ = btx.Rollback()
+	}
+	d := work + time.Since(start)
+	s.answer(batch, tx, err, d)
+	win.committed(len(batch), len(s.queue), d)
+}
+
+// answer reports a transaction's outcome to each of its changes, after
+// recording its arrivals and metrics when it committed.
+func (s *Store) answer(batch []*change, tx *Tx, err error, d time.Duration) {
+	if err != nil {
+		err = fmt.Errorf("store: commit: %w", err)
+	} else {
+		s.arrivals.record(tx.pendingArrivals)
+		if s.opts.OnCommit != nil {
+			s.opts.OnCommit(len(batch), d)
+		}
+	}
+	for _, c := range batch {
+		c.result <- err
 	}
 }
 
@@ -71,15 +143,23 @@ func (w *batchWindow) committed(n, queued int, d time.Duration) {
 }
 
 // gather adds queued changes to batch, waiting within the window for the
-// expected ones; Close cuts the wait short.
-func (s *Store) gather(batch []*change, w *batchWindow, timer *time.Timer) []*change {
+// expected ones; Close cuts the wait short. Each change added is passed to
+// apply (when not nil); when apply returns false, gather stops and returns
+// the batch with that change last.
+func (s *Store) gather(batch []*change, w *batchWindow, timer *time.Timer, apply func(*change) bool) []*change {
 	max := s.opts.MaxBatch
 	target := min(w.target, max)
 	var deadline time.Time
+	add := func(c *change) bool {
+		batch = append(batch, c)
+		return apply == nil || apply(c)
+	}
 	for len(batch) < max {
 		select {
 		case c := <-s.queue:
-			batch = append(batch, c)
+			if !add(c) {
+				return batch
+			}
 			continue
 		default:
 		}
@@ -96,8 +176,10 @@ func (s *Store) gather(batch []*change, w *batchWindow, timer *time.Timer) []*ch
 		timer.Reset(left)
 		select {
 		case c := <-s.queue:
-			batch = append(batch, c)
 			timer.Stop() // Go 1.23 timers: no stale tick survives Stop or Reset
+			if !add(c) {
+				return batch
+			}
 		case <-timer.C:
 			return batch
 		case <-s.done:
@@ -159,17 +241,7 @@ func (s *Store) commit(batch []*change) {
 			pending = next
 			continue
 		}
-		if err != nil {
-			err = fmt.Errorf("store: commit: %w", err)
-		} else {
-			s.arrivals.record(tx.pendingArrivals)
-			if s.opts.OnCommit != nil {
-				s.opts.OnCommit(len(pending), time.Since(start))
-			}
-		}
-		for _, c := range pending {
-			c.result <- err
-		}
+		s.answer(pending, tx, err, time.Since(start))
 		return
 	}
 }

@@ -1,6 +1,10 @@
 package store
 
 import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -58,9 +62,77 @@ func TestGather(t *testing.T) {
 		if c.closed {
 			close(s.done)
 		}
-		got := s.gather([]*change{{}}, &c.win, timer)
+		got := s.gather([]*change{{}}, &c.win, timer, nil)
 		if len(got) != c.want {
 			t.Errorf("%s: batch of %d, want %d", c.name, len(got), c.want)
 		}
+	}
+}
+
+// A change that fails while the writer gathers its batch is answered with
+// its error, the changes applied before it are committed without it, and
+// those behind it in the queue go into the next batch.
+func TestRunBatchChangeFailsWhileGathering(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "tickets.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	put := func(k string) func(*Tx) error {
+		return func(tx *Tx) error { return tx.tx.Bucket(bMeta).Put([]byte(k), []byte("v")) }
+	}
+	errBad := errors.New("bad change")
+	release := make(chan struct{})
+	results := make(map[string]chan error)
+	update := func(name string, fn func(*Tx) error) {
+		res := make(chan error, 1)
+		results[name] = res
+		go func() { res <- s.Update(context.Background(), fn) }()
+	}
+	// The first change holds the writer inside its transaction until the
+	// others are queued, so they are gathered into its batch.
+	running := make(chan struct{})
+	var once sync.Once
+	update("first", func(tx *Tx) error { // runs again after the failures
+		once.Do(func() { close(running) })
+		<-release
+		return put("first")(tx)
+	})
+	<-running
+	update("failing", func(tx *Tx) error {
+		if err := put("failing")(tx); err != nil {
+			return err
+		}
+		return errBad
+	})
+	for len(s.queue) != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	update("panicking", func(*Tx) error { panic("hostile input") })
+	for len(s.queue) != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	update("last", put("last"))
+	for len(s.queue) != 3 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+
+	want := map[string]error{"first": nil, "failing": errBad, "panicking": ErrPanic, "last": nil}
+	for name, w := range want {
+		if err := <-results[name]; !errors.Is(err, w) || (w == nil && err != nil) {
+			t.Errorf("%s: err %v, want %v", name, err, w)
+		}
+	}
+	err = s.View(func(tx *Tx) error {
+		for name, w := range want {
+			if got := tx.tx.Bucket(bMeta).Get([]byte(name)) != nil; got != (w == nil) {
+				t.Errorf("%s stored: %v, want %v", name, got, w == nil)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

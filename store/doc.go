@@ -14,7 +14,10 @@
 // commit's time, 2 ms at most, and only until as many changes as the last
 // batch and its queue held are in; batch.go, batchWindow): a commit costs
 // about the same for 6 changes as for 11, so this doubles the batch at 16
-// connections. When one change fails, the transaction
+// connections. The transaction is open while the writer waits, and each
+// change is applied as it arrives, so the rules run in time the writer would
+// otherwise spend waiting and the last session in waits only for the page
+// writes and fsyncs. When one change fails, the transaction
 // is rolled back, that change gets its error and the rest are run again, so a
 // change must not have side effects outside its *Tx. The queue is bounded:
 // when it is full Update fails with ErrBusy at once instead of queueing
