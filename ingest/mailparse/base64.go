@@ -35,7 +35,9 @@ var chunkPool = sync.Pool{New: func() any {
 // undone and its charset left alone (hdr is the part's header without
 // Content-Type).
 func (w *walker) readAttachment(hdr message.Header, raw io.Reader) ([]byte, error) {
-	if !strings.EqualFold(hdr.Get("Content-Transfer-Encoding"), "base64") {
+	// The test go-message's decoder uses (EqualFold would also take a
+	// long s, U+017F, which it treats as an unknown encoding).
+	if strings.ToLower(hdr.Get("Content-Transfer-Encoding")) != "base64" {
 		return w.readStreamed(hdr, raw)
 	}
 	bp := chunkPool.Get().(*[]byte)
@@ -44,39 +46,50 @@ func (w *walker) readAttachment(hdr message.Header, raw io.Reader) ([]byte, erro
 }
 
 // readBase64 decodes raw using buf (4 bytes longer than a chunk) for the
-// encoded text.
+// encoded text. Each chunk is decoded into its own piece and the pieces are
+// joined once at the end, so a part costs twice its decoded size in
+// allocations and keeps exactly its size (growing one slice chunk by chunk
+// cost five times, TestLimitBase64Bomb).
 func (w *walker) readBase64(hdr message.Header, raw io.Reader, buf []byte) ([]byte, error) {
 	remaining := w.lim.MaxDecodedBytes - w.decoded
-	var data []byte
+	var pieces [][]byte
+	total := 0
 	carry := 0 // stripped bytes of an incomplete quantum, at buf[:carry]
 	for {
 		n, err := fill(raw, buf[carry:])
 		last := err == io.EOF
 		enc := buf[:carry+len(stripBase64Space(buf[carry:carry+n]))]
-		switch {
-		case err != nil && !last:
-			return w.finishStreamed(hdr, data, io.MultiReader(bytes.NewReader(enc), errReader{err}))
-		case last:
-			dst, err := appendBase64(data, enc)
-			if err != nil {
-				return w.finishStreamed(hdr, data, bytes.NewReader(enc))
+		if err != nil && !last {
+			return w.finishStreamed(hdr, pieces, io.MultiReader(bytes.NewReader(enc), errReader{err}))
+		}
+		whole := len(enc)
+		if !last {
+			// Whole quanta only, and none with padding: after "=" the
+			// stream decoder's state is no longer that of a fresh one.
+			whole = len(enc) / 4 * 4
+			if bytes.IndexByte(enc[:whole], '=') >= 0 {
+				return w.finishStreamed(hdr, pieces, io.MultiReader(bytes.NewReader(enc), raw))
 			}
-			return w.charge(dst, remaining)
 		}
-		// Decode whole quanta only, and none with padding: after "=" the
-		// stream decoder's state is no longer that of a fresh one.
-		whole := len(enc) / 4 * 4
-		if bytes.IndexByte(enc[:whole], '=') >= 0 {
-			return w.finishStreamed(hdr, data, io.MultiReader(bytes.NewReader(enc), raw))
-		}
-		dst, err := appendBase64(data, enc[:whole])
+		piece, err := decodeBase64(enc[:whole])
 		if err != nil {
-			return w.finishStreamed(hdr, data, io.MultiReader(bytes.NewReader(enc), raw))
+			rest := io.Reader(bytes.NewReader(enc))
+			if !last {
+				rest = io.MultiReader(rest, raw)
+			}
+			return w.finishStreamed(hdr, pieces, rest)
 		}
-		if int64(len(dst)) > remaining {
+		total += len(piece)
+		if int64(total) > remaining {
 			return nil, w.overBudget()
 		}
-		data = dst
+		if len(piece) > 0 {
+			pieces = append(pieces, piece)
+		}
+		if last {
+			w.decoded += int64(total)
+			return join(pieces, total), nil
+		}
 		carry = copy(buf, enc[whole:])
 	}
 }
@@ -96,37 +109,42 @@ func fill(r io.Reader, b []byte) (int, error) {
 	return n, nil
 }
 
-// appendBase64 appends the decoding of enc (no whitespace) to data. On
-// error data is returned as it was.
-func appendBase64(data, enc []byte) ([]byte, error) {
-	n := len(data)
-	data = append(data, make([]byte, base64.StdEncoding.DecodedLen(len(enc)))...)
-	m, err := base64.StdEncoding.Decode(data[n:], enc)
-	if err != nil {
-		return data[:n], err
-	}
-	return data[:n+m], nil
+// decodeBase64 decodes enc (no whitespace) in one call.
+func decodeBase64(enc []byte) ([]byte, error) {
+	dst := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+	n, err := base64.StdEncoding.Decode(dst, enc)
+	return dst[:n], err
 }
 
-// charge counts decoded bytes against the budget.
-func (w *walker) charge(data []byte, remaining int64) ([]byte, error) {
-	if int64(len(data)) > remaining {
-		return nil, w.overBudget()
+// join returns the pieces as one slice of length total.
+func join(pieces [][]byte, total int) []byte {
+	switch len(pieces) {
+	case 0:
+		return nil
+	case 1:
+		return pieces[0]
 	}
-	w.decoded += int64(len(data))
-	return data, nil
+	out := make([]byte, 0, total)
+	for _, p := range pieces {
+		out = append(out, p...)
+	}
+	return out
 }
 
 // finishStreamed charges the bytes decoded so far and decodes the rest of
 // the part, which starts at a whole quantum, with go-message's decoder.
-func (w *walker) finishStreamed(hdr message.Header, data []byte, rest io.Reader) ([]byte, error) {
-	w.decoded += int64(len(data))
+func (w *walker) finishStreamed(hdr message.Header, pieces [][]byte, rest io.Reader) ([]byte, error) {
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
+	}
+	w.decoded += int64(n)
 	more, err := w.readStreamed(hdr, rest)
 	if err != nil {
-		w.decoded -= int64(len(data))
+		w.decoded -= int64(n)
 		return nil, err
 	}
-	return append(data, more...), nil
+	return append(join(pieces, n), more...), nil
 }
 
 // readStreamed reads the body through go-message's transfer decoders.

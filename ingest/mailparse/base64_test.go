@@ -209,3 +209,19 @@ func TestReadAttachmentReadError(t *testing.T) {
 		}
 	}
 }
+
+// readAttachment takes the base64 path for exactly the encoding names
+// go-message decodes as base64.
+func TestReadAttachmentEncodingNames(t *testing.T) {
+	body := "QUJD\r\nREVG\r\n"
+	for _, name := range []string{"base64", "BASE64", "Base64", "ba\u017fe64", "base-64", ""} {
+		var h textproto.Header
+		h.Set("Content-Transfer-Encoding", name)
+		hdr := message.Header{Header: h}
+		fast, err1 := (&walker{lim: Limits{MaxDecodedBytes: 1 << 20}}).readAttachment(hdr, strings.NewReader(body))
+		want, err2 := (&walker{lim: Limits{MaxDecodedBytes: 1 << 20}}).readStreamed(hdr, strings.NewReader(body))
+		if !bytes.Equal(fast, want) || (err1 == nil) != (err2 == nil) {
+			t.Errorf("encoding %q: readAttachment %q, %v; go-message %q, %v", name, fast, err1, want, err2)
+		}
+	}
+}
