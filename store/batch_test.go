@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestBatchWindowPolicy(t *testing.T) {
@@ -128,6 +130,80 @@ func TestRunBatchChangeFailsWhileGathering(t *testing.T) {
 		for name, w := range want {
 			if got := tx.tx.Bucket(bMeta).Get([]byte(name)) != nil; got != (w == nil) {
 				t.Errorf("%s stored: %v, want %v", name, got, w == nil)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The writer applies a change as soon as it takes it from the queue, while
+// its batch is still gathering, and commits once the batch is complete.
+func TestRunBatchAppliesWhileGathering(t *testing.T) {
+	db, err := openDB(filepath.Join(t.TempDir(), "tickets.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := initSchema(db); err != nil {
+		t.Fatal(err)
+	}
+	// A store without its writer goroutine: the test plays the writer.
+	s := &Store{db: db, opts: Options{MaxBatch: 8}, queue: make(chan *change, 8),
+		done: make(chan struct{}), arrivals: newArrivals(0)}
+	applied := make(chan string, 3)
+	newChange := func(name string) *change {
+		return &change{result: make(chan error, 2), fn: func(tx *Tx) error {
+			applied <- name
+			return tx.tx.Bucket(bMeta).Put([]byte(name), []byte("v"))
+		}}
+	}
+	a, b, c := newChange("a"), newChange("b"), newChange("c")
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		s.runBatch([]*change{a}, &batchWindow{target: 3, wait: time.Hour}, timer)
+	}()
+	expect := func(name string) {
+		t.Helper()
+		select {
+		case got := <-applied:
+			if got != name {
+				t.Fatalf("applied %s, want %s", got, name)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s not applied while the batch gathers", name)
+		}
+	}
+	expect("a")
+	s.queue <- b
+	expect("b") // before the batch is complete: c is not queued yet
+	select {
+	case err := <-a.result:
+		t.Fatalf("a answered (%v) before its batch committed", err)
+	default:
+	}
+	s.queue <- c
+	expect("c")
+	<-finished
+	for _, ch := range []*change{a, b, c} {
+		if err := <-ch.result; err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-ch.result:
+			t.Fatalf("answered twice (%v)", err)
+		default:
+		}
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		for _, k := range []string{"a", "b", "c"} {
+			if tx.Bucket(bMeta).Get([]byte(k)) == nil {
+				t.Errorf("%s not committed", k)
 			}
 		}
 		return nil

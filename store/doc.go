@@ -39,7 +39,8 @@
 // sit under the ticket's own key. With the loop window moved to memory
 // (arrivals.go) this took a single-message commit from 42 dirty pages to 23,
 // and a 16-connection commit from 15.3 pages per message to 8.8 (bbolt's
-// TxStats, cmd/mxload).
+// TxStats, cmd/mxload; measured before the freelist was stored with every
+// commit, which adds its page or two to each).
 //
 //	meta          "schema" → "ticketmx/2"; a file without it is refused
 //	counters      name → uint64 (what /v1/stats shows)

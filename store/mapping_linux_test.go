@@ -145,3 +145,22 @@ func TestOpenReadsLittleOfTheFile(t *testing.T) {
 		t.Errorf("%d KB of the 16 MB store resident right after Open", kb)
 	}
 }
+
+func TestReleaseLength(t *testing.T) {
+	cases := []struct {
+		used, file int64
+		page       int
+		want       uintptr
+	}{
+		{16 << 20, 32 << 20, 4096, 16 << 20}, // file grown ahead of the pages used
+		{16 << 20, 8 << 20, 4096, 8 << 20},   // never past the file
+		{10000, 1 << 20, 4096, 8192},         // whole OS pages only
+		{16 << 10, 1 << 20, 65536, 0},        // less than one OS page
+		{0, 0, 4096, 0},
+	}
+	for _, c := range cases {
+		if got := releaseLength(c.used, c.file, c.page); got != c.want {
+			t.Errorf("releaseLength(%d, %d, %d) = %d, want %d", c.used, c.file, c.page, got, c.want)
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -543,4 +545,50 @@ func TestDuplicateKeysBesideMessageIDs(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A truncated store file is refused with one clear error, never a panic
+// (bbolt panics on some of them, or would read past the end of the file).
+func TestOpenTruncated(t *testing.T) {
+	for _, keep := range []int64{2, 4, 8, 16} { // sixteenths of the file kept
+		dir := t.TempDir()
+		path := filepath.Join(dir, "tickets.db")
+		s, err := Open(path, Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 200 {
+			err := s.Update(context.Background(), func(tx *Tx) error {
+				_, err := tx.PutRaw(EncodeRaw(nil, nil, bytes.Repeat([]byte{byte(i)}, 8000)))
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keep < 16 {
+			if err := os.Truncate(path, fi.Size()*keep/16); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err = Open(path, Options{})
+		if keep == 16 {
+			if err != nil {
+				t.Fatalf("whole file: %v", err)
+			}
+			s.Close()
+			continue
+		}
+		if err == nil {
+			s.Close()
+			t.Errorf("%d/16 of the file kept: opened", keep)
+		} else if !strings.Contains(err.Error(), "corrupt") {
+			t.Errorf("%d/16 of the file kept: %v", keep, err)
+		}
+	}
 }
