@@ -372,11 +372,19 @@ func TestRecentArrivalsInBatches(t *testing.T) {
 	})
 	// A change that fails rolls its batch back: the other change runs
 	// again, and its arrival must count once.
+	// A first change holds the writer until both are queued behind it, so
+	// they join its batch; it runs again after the failure, hence the Once.
 	var wg sync.WaitGroup
 	gate := make(chan struct{})
-	s.opts.BeforeCommit = func() error { <-gate; return nil }
 	block := make(chan struct{})
-	go func() { _ = s.Update(context.Background(), func(tx *Tx) error { close(block); return nil }) }()
+	var once sync.Once
+	go func() {
+		_ = s.Update(context.Background(), func(tx *Tx) error {
+			once.Do(func() { close(block) })
+			<-gate
+			return nil
+		})
+	}()
 	<-block
 	for _, fail := range []bool{false, true} {
 		wg.Add(1)
@@ -391,12 +399,11 @@ func TestRecentArrivalsInBatches(t *testing.T) {
 			})
 		}()
 	}
-	for len(s.queue) < 2 { // both queued behind the blocked commit: one batch
+	for len(s.queue) < 2 { // both queued behind the blocked change: one batch
 		runtime.Gosched()
 	}
 	close(gate)
 	wg.Wait()
-	s.opts.BeforeCommit = nil
 	var after []int
 	_ = s.Update(context.Background(), func(tx *Tx) error {
 		after = append(after, arrive(tx, "a@x"), arrive(tx, "a@x"), arrive(tx, "b@x"))
