@@ -36,7 +36,7 @@ func releaseMapping(db *bolt.DB) error {
 // release. The map covers the pages in use (bbolt remaps before it uses a
 // page past the map) and the file as it was when mapped (the file only
 // grows while the store is open, and Open refuses a file shorter than its
-// pages, checkSize); the smaller of the two is inside the map either way.
+// pages, preflight); the smaller of the two is inside the map either way.
 // Linux would round the length up to whole OS pages, and would apply
 // madvise to whatever is mapped next; it is rounded down instead.
 func releaseLength(used, file int64, osPage int) uintptr {
