@@ -146,8 +146,8 @@ func TestRunBatchAppliesWhileGathering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	if err := initSchema(db); err != nil {
+		db.Close()
 		t.Fatal(err)
 	}
 	// A store without its writer goroutine: the test plays the writer.
@@ -167,6 +167,11 @@ func TestRunBatchAppliesWhileGathering(t *testing.T) {
 	go func() {
 		defer close(finished)
 		s.runBatch([]*change{a}, &batchWindow{target: 3, wait: time.Hour}, timer)
+	}()
+	defer func() { // on failure too: end the batch's wait, then its transaction
+		close(s.done)
+		<-finished
+		db.Close()
 	}()
 	expect := func(name string) {
 		t.Helper()
