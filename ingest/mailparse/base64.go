@@ -88,7 +88,7 @@ func (w *walker) readBase64(hdr message.Header, raw io.Reader, buf []byte) ([]by
 		}
 		if last {
 			w.decoded += int64(total)
-			return join(pieces, total), nil
+			return join(pieces), nil
 		}
 		carry = copy(buf, enc[whole:])
 	}
@@ -116,35 +116,26 @@ func decodeBase64(enc []byte) ([]byte, error) {
 	return dst[:n], err
 }
 
-// join returns the pieces as one slice of length total.
-func join(pieces [][]byte, total int) []byte {
-	switch len(pieces) {
-	case 0:
-		return nil
-	case 1:
+// join returns the pieces as one slice; a part of one chunk, the common
+// case, is returned as it is rather than copied.
+func join(pieces [][]byte) []byte {
+	if len(pieces) == 1 {
 		return pieces[0]
 	}
-	out := make([]byte, 0, total)
-	for _, p := range pieces {
-		out = append(out, p...)
-	}
-	return out
+	return bytes.Join(pieces, nil)
 }
 
 // finishStreamed charges the bytes decoded so far and decodes the rest of
 // the part, which starts at a whole quantum, with go-message's decoder.
 func (w *walker) finishStreamed(hdr message.Header, pieces [][]byte, rest io.Reader) ([]byte, error) {
-	n := 0
-	for _, p := range pieces {
-		n += len(p)
-	}
-	w.decoded += int64(n)
+	data := join(pieces)
+	w.decoded += int64(len(data))
 	more, err := w.readStreamed(hdr, rest)
 	if err != nil {
-		w.decoded -= int64(n)
+		w.decoded -= int64(len(data))
 		return nil, err
 	}
-	return append(join(pieces, n), more...), nil
+	return append(data, more...), nil
 }
 
 // readStreamed reads the body through go-message's transfer decoders.
