@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBDAT: go-smtp always offers CHUNKING. A BDAT message is delivered;
@@ -36,5 +37,51 @@ func TestBDAT(t *testing.T) {
 	c2.expectClosed()
 	if n := e.del.count.Load(); n != 1 {
 		t.Fatalf("%d deliveries after an aborted BDAT, want 1", n)
+	}
+}
+
+// A BDAT chunk is message content: a line in it that starts like an HTTP
+// request ("Get back to me", an API log) is not a cross-protocol attack,
+// whether the chunk comes with its BDAT line or after it, in one chunk or
+// several. The command line after the chunk is inspected again.
+func TestBDATContentNotInspected(t *testing.T) {
+	e := startServer(t, nil)
+	body := "From: a@example.org\r\nSubject: order 1234\r\n\r\nHi,\r\nGet back to me when it ships.\r\nPOST /v1/orders HTTP/1.1\r\n"
+	half := len(body) / 2
+	for _, send := range []func(c *client){
+		func(c *client) { c.write("BDAT " + strconv.Itoa(len(body)) + " LAST\r\n" + body) },
+		func(c *client) {
+			c.write("BDAT " + strconv.Itoa(len(body)) + " LAST\r\n")
+			time.Sleep(20 * time.Millisecond)
+			c.write(body)
+		},
+		func(c *client) {
+			c.write("BDAT " + strconv.Itoa(half) + "\r\n" + body[:half])
+			c.expect("250")
+			c.write("bdat " + strconv.Itoa(len(body)-half) + " last\r\n" + body[half:])
+		},
+	} {
+		c := dial(t, e.addr)
+		c.greet()
+		c.cmd("MAIL FROM:<a@example.org>", "250")
+		c.cmd("RCPT TO:<"+testRcpt+">", "250")
+		send(c)
+		c.expect("250")
+		c.write("GET / HTTP/1.1\r\n")
+		c.expect("421 4.7.0")
+	}
+	if n := e.del.count.Load(); n != 3 {
+		t.Fatalf("%d delivered, want 3", n)
+	}
+}
+
+func TestBDATSize(t *testing.T) {
+	for line, want := range map[string]uint64{
+		"BDAT 42 LAST\r\n": 42, "bdat 7\r\n": 7, "BDAT x\r\n": 0, "DATA\r\n": 0,
+		"BDAT 99999999999999999999999\r\n": 0, "BDATA 5\r\n": 0,
+	} {
+		if got := bdatSize([]byte(line)); got != want {
+			t.Errorf("bdatSize(%q) = %d, want %d", line, got, want)
+		}
 	}
 }

@@ -44,6 +44,14 @@ type guardConn struct {
 	bad      int
 	lineHead []byte // start of the current command line (plaintext)
 	midLine  bool
+	skip     uint64 // octets of a BDAT chunk still to come (not command lines)
+
+	// dotTail is the end of the DATA bytes read so far and dotCR records
+	// "<LF>.<CR>" followed by anything but LF in them (plaintext only).
+	// go-smtp's dot-unstuffing drops that CR with the dot, so the bare CR
+	// never reaches the session's check.
+	dotTail []byte
+	dotCR   bool
 
 	// replying is held while kill writes its last reply. Once killed,
 	// go-smtp's next Read fails and go-smtp closes the connection (the
@@ -97,7 +105,7 @@ func (g *guardConn) Read(b []byte) (int, error) {
 			return 0, errKilled
 		}
 	}
-	inspect := !g.tls && !g.inData
+	inspect, inData := !g.tls && !g.inData, !g.tls && g.inData
 	g.mu.Unlock()
 
 	n, err := g.Conn.Read(b)
@@ -107,6 +115,9 @@ func (g *guardConn) Read(b []byte) (int, error) {
 			g.awaitReply()
 			return 0, errKilled
 		}
+	}
+	if n > 0 && inData {
+		g.scanDotCR(b[:n])
 	}
 	if err != nil {
 		g.mu.Lock()
@@ -124,26 +135,112 @@ func (g *guardConn) Read(b []byte) (int, error) {
 // can be made to send to port 25 (cross-protocol attacks).
 var httpVerbs = [][]byte{[]byte("GET "), []byte("POST "), []byte("HEAD "), []byte("PUT "), []byte("CONNECT ")}
 
-// httpRequest looks at the first octets of every command line in b.
+// maxLineHead is as much of a command line as httpRequest keeps: enough
+// for "BDAT <size> LAST".
+const maxLineHead = 40
+
+// httpRequest looks at the first octets of every command line in b. The
+// chunk that follows a BDAT command is message content, not command lines,
+// and is skipped: go-smtp reads it before the session's Data starts, so
+// the guard cannot wait for beginData, and a line of prose such as "Get
+// back to me" must not end the connection. (A BDAT command go-smtp refuses
+// is followed by no chunk; what comes next is skipped anyway, and answered
+// as unknown commands.)
 func (g *guardConn) httpRequest(b []byte) bool {
-	for _, c := range b {
+	for len(b) > 0 {
+		if g.skip > 0 {
+			k := min(g.skip, uint64(len(b)))
+			g.skip -= k
+			b = b[k:]
+			continue
+		}
+		c := b[0]
+		b = b[1:]
 		if g.midLine {
 			g.midLine = c != '\n'
 			continue
 		}
 		g.lineHead = append(g.lineHead, c)
-		if c != '\n' && len(g.lineHead) < 8 {
-			continue
-		}
-		head := bytes.ToUpper(g.lineHead)
-		for _, v := range httpVerbs {
-			if bytes.HasPrefix(head, v) {
-				return true
+		if n := len(g.lineHead); n == 8 || (c == '\n' && n < 8) {
+			head := bytes.ToUpper(g.lineHead)
+			for _, v := range httpVerbs {
+				if bytes.HasPrefix(head, v) {
+					return true
+				}
 			}
 		}
-		g.lineHead, g.midLine = g.lineHead[:0], c != '\n'
+		switch {
+		case c == '\n':
+			g.skip = bdatSize(g.lineHead)
+			g.lineHead = g.lineHead[:0]
+		case len(g.lineHead) >= maxLineHead:
+			g.lineHead, g.midLine = g.lineHead[:0], true
+		}
 	}
 	return false
+}
+
+// bdatSize is the chunk size of a "BDAT <size>[ LAST]" line, or 0.
+func bdatSize(line []byte) uint64 {
+	if len(line) < 5 || !bytes.EqualFold(line[:5], []byte("BDAT ")) {
+		return 0
+	}
+	var n uint64
+	for _, c := range line[5:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		if n > (1<<63)/10 {
+			return 0 // go-smtp refuses it
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n
+}
+
+// scanDotCR looks for "<LF>.<CR>" followed by anything but LF in the DATA
+// bytes b, across reads.
+func (g *guardConn) scanDotCR(b []byte) {
+	g.mu.Lock() // beginData runs on the session's goroutine for BDAT
+	defer g.mu.Unlock()
+	if g.dotCR {
+		return
+	}
+	// Across the previous read's end: its last 3 octets and b's first 3.
+	var edge [6]byte
+	probe := append(append(edge[:0], g.dotTail...), b[:min(len(b), 3)]...)
+	if hasDotBareCR(probe) || hasDotBareCR(b) {
+		g.dotCR = true
+		return
+	}
+	if len(b) >= 3 {
+		g.dotTail = append(g.dotTail[:0], b[len(b)-3:]...)
+	} else {
+		g.dotTail = append(g.dotTail, b...)
+		g.dotTail = g.dotTail[max(0, len(g.dotTail)-3):]
+	}
+}
+
+// hasDotBareCR reports "<LF>.<CR>X" in b with X not LF.
+func hasDotBareCR(b []byte) bool {
+	for {
+		i := bytes.Index(b, []byte("\n.\r"))
+		if i < 0 || i+3 >= len(b) {
+			return false
+		}
+		if b[i+3] != '\n' {
+			return true
+		}
+		b = b[i+3:]
+	}
+}
+
+// takeDotCR reports whether the DATA phase had a bare CR that go-smtp's
+// unstuffing dropped.
+func (g *guardConn) takeDotCR() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.dotCR
 }
 
 func (g *guardConn) Write(b []byte) (int, error) {
@@ -201,6 +298,8 @@ func (g *guardConn) beginData(dataTimeout time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.inData, g.busy = true, true
+	// DATA starts at the beginning of a line.
+	g.dotTail, g.dotCR = append(g.dotTail[:0], '\n'), false
 	if dataTimeout <= 0 {
 		dataTimeout = 10 * time.Minute
 	}

@@ -53,6 +53,9 @@ const (
 	// An oversize message is read on (and thrown away) only up to a bound;
 	// past it the sender gets the size reply and the connection is closed.
 	replyTooBigClose = "552 5.3.4 Message size exceeds fixed maximum message size, closing connection\r\n"
+	// A bare CR that left go-smtp's reader unable to see the end of DATA
+	// (a line ending in CR CR LF): the reply of errBareLF, then close.
+	replyBareCRClose = "550 5.6.0 Bare CR or LF in message; lines must end with CRLF, closing connection\r\n"
 	// A line over smtp.max_line_length in DATA (RFC 5321 4.5.3.1.6); the
 	// text matches go-smtp's own answer for an over-long command line.
 	replyLineTooLong = "500 5.4.0 Too long line, closing connection\r\n"

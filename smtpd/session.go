@@ -197,7 +197,7 @@ func (s *session) data(r io.Reader, t *Transaction, tx *transaction) (*smtp.SMTP
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	t.Size = int(n)
 	if err != nil {
-		return s.readFailed(err)
+		return s.readFailed(err, buf.Bytes())
 	}
 	if n > limit {
 		// go-smtp would read the rest without bound: read on up to as
@@ -206,7 +206,7 @@ func (s *session) data(r io.Reader, t *Transaction, tx *transaction) (*smtp.SMTP
 		m, err := io.Copy(io.Discard, io.LimitReader(r, limit))
 		t.Size += int(m)
 		if err != nil {
-			return s.readFailed(err)
+			return s.readFailed(err, nil)
 		}
 		if m == limit && s.guard != nil {
 			if rest, _ := r.Read(make([]byte, 1)); rest > 0 {
@@ -216,7 +216,7 @@ func (s *session) data(r io.Reader, t *Transaction, tx *transaction) (*smtp.SMTP
 		return errTooBig, nil
 	}
 	raw := buf.Bytes()
-	if hasBareCRorLF(raw) {
+	if hasBareCRorLF(raw) || (s.guard != nil && s.guard.takeDotCR()) {
 		return errBareLF, nil
 	}
 	if max := s.cfg.SMTP.MaxHeaderBytes; max > 0 && headerBytes(raw, max) > max {
@@ -246,8 +246,9 @@ func (s *session) data(r io.Reader, t *Transaction, tx *transaction) (*smtp.SMTP
 
 // readFailed ends a DATA phase whose body could not be read to its end.
 // Whatever is left of the body must never be read as commands (go-smtp
-// answers 554 and reads on), so the connection is closed.
-func (s *session) readFailed(err error) (*smtp.SMTPError, error) {
+// answers 554 and reads on), so the connection is closed. read is what
+// was read before the failure.
+func (s *session) readFailed(err error, read []byte) (*smtp.SMTPError, error) {
 	var se *smtp.SMTPError
 	var ne net.Error
 	switch {
@@ -259,6 +260,14 @@ func (s *session) readFailed(err error) (*smtp.SMTPError, error) {
 	case errors.Is(err, smtp.ErrTooLongLine):
 		s.guard.kill(replyLineTooLong)
 		return errLineTooLong, fmt.Errorf("smtpd: read DATA: %w", err)
+	case errors.As(err, &ne) && ne.Timeout() && hasBareCRorLF(read):
+		// A line ending in CR CR LF puts go-smtp's reader out of step:
+		// it no longer sees the end of DATA, and the sender waits for a
+		// reply. The message would be refused for its bare CR anyway, so
+		// that is the answer (5xx, as for any bare CR), not a 4xx
+		// timeout the sender retries.
+		s.guard.kill(replyBareCRClose)
+		return errBareLF, fmt.Errorf("smtpd: read DATA: %w", err)
 	case errors.As(err, &ne) && ne.Timeout():
 		s.guard.kill(replyDataTimeout)
 		return errDataTimeout, fmt.Errorf("smtpd: read DATA: %w", err)

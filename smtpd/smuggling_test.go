@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"github.com/sobot/ticketmx/config"
 	"strings"
 	"testing"
 	"time"
@@ -16,11 +17,8 @@ func TestSMTPSmuggling(t *testing.T) {
 		"From: admin@victim.example\r\nSubject: smuggled\r\n\r\nspoofed\r\n"
 	cases := []struct {
 		name, eod string
-		// go-smtp's dot-unstuffing removes ".<CR>" at the start of a
-		// line (the dot per RFC 5321 4.5.2, the CR with it), so no bare
-		// CR reaches Data and the message is one ordinary message with
-		// the "smuggled" commands as body text: no early end, no second
-		// message, which is what matters.
+		// The message is one ordinary message with the "smuggled"
+		// commands as body text: no early end, no second message.
 		oneMessage bool
 	}{
 		{"<LF>.<LF>", "\n.\n", false},
@@ -30,7 +28,9 @@ func TestSMTPSmuggling(t *testing.T) {
 		{"<CR>.<CR><LF>", "\r.\r\n", false},
 		{"<LF>.<CR>", "\n.\r", false},
 		{"<CR>.<LF>", "\r.\n", false},
-		{"<CR><LF>.<CR>", "\r\n.\r", true},
+		// go-smtp's unstuffing drops this CR with the dot; the guard
+		// sees it in the raw stream.
+		{"<CR><LF>.<CR>", "\r\n.\r", false},
 		{"<CR><LF>.<NUL><CR><LF>", "\r\n.\x00\r\n", true},
 	}
 	for _, tc := range cases {
@@ -80,5 +80,56 @@ func TestDataEndsOnlyAtCRLFDotCRLF(t *testing.T) {
 	_, raw := e.del.last()
 	if !strings.HasSuffix(string(raw), "\r\n.dot-stuffed\r\n") {
 		t.Fatalf("raw %q", raw)
+	}
+}
+
+// A bare CR after a leading dot is dropped by go-smtp's dot-unstuffing with
+// the dot; it is refused like any bare CR, wherever the reads split it.
+func TestDotBareCRRefused(t *testing.T) {
+	e := startServer(t, nil)
+	for _, split := range []string{"", "\n", "\n.", "\n.\r"} {
+		c := dial(t, e.addr)
+		c.greet()
+		c.beginData()
+		msg := "From: a@example.org\r\nSubject: x\r\n\r\nline1\r\n.\rhidden\r\n.\r\n"
+		if split == "" {
+			c.write(msg)
+		} else {
+			i := strings.Index(msg, "line1\r"+split) + len("line1\r"+split)
+			c.write(msg[:i])
+			time.Sleep(20 * time.Millisecond)
+			c.write(msg[i:])
+		}
+		c.expect("550 5.6.0")
+		c.cmd("NOOP", "250 ")
+	}
+	// At the very start of the body too, and not for an ordinary
+	// dot-stuffed line or the end of DATA itself.
+	c := dial(t, e.addr)
+	c.greet()
+	c.beginData()
+	c.write(".\rX\r\n.\r\n")
+	c.expect("550 5.6.0")
+	c.beginData()
+	c.write("Subject: a\r\n\r\n..\r\n.\r\n")
+	c.expect("250 ")
+	if n := e.del.count.Load(); n != 1 {
+		t.Fatalf("%d delivered, want 1", n)
+	}
+}
+
+// A line ending in CR CR LF just before the end of DATA leaves go-smtp's
+// reader unable to see that end; the sender gets the bare-CR refusal (5xx)
+// when the read times out, not a 4xx it would retry.
+func TestCRCRLFBeforeEndOfData(t *testing.T) {
+	e := startServer(t, func(c *config.Config) { c.SMTP.ReadTimeout = 300 * time.Millisecond })
+	c := dial(t, e.addr)
+	c.greet()
+	c.beginData()
+	c.write("From: a@example.org\r\nSubject: x\r\n\r\nhello\r\r\n.\r\n")
+	c.expect("550 5.6.0")
+	c.expectClosed()
+	if n := e.del.count.Load(); n != 0 {
+		t.Fatalf("%d delivered", n)
 	}
 }
