@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,18 +33,23 @@ const proxyHeaderTimeout = 10 * time.Second
 // connection can be refused before it costs more than a socket.
 type guardedListener struct {
 	net.Listener
-	srv   *Server
-	kind  listenKind
-	ready chan net.Conn
-	done  chan struct{}
-	once  sync.Once
+	srv  *Server
+	kind atomic.Int32 // a listenKind; a reload may change it in place
+	// pending counts sockets still waiting for their PROXY header.
+	pending atomic.Int64
+	ready   chan net.Conn
+	done    chan struct{}
+	once    sync.Once
 }
 
 func (s *Server) guard(l net.Listener, kind listenKind) *guardedListener {
-	gl := &guardedListener{Listener: l, srv: s, kind: kind, ready: make(chan net.Conn), done: make(chan struct{})}
+	gl := &guardedListener{Listener: l, srv: s, ready: make(chan net.Conn), done: make(chan struct{})}
+	gl.setKind(kind)
 	go gl.acceptLoop()
 	return gl
 }
+
+func (l *guardedListener) setKind(k listenKind) { l.kind.Store(int32(k)) }
 
 func (l *guardedListener) Accept() (net.Conn, error) {
 	select {
@@ -84,20 +90,32 @@ func (l *guardedListener) acceptLoop() {
 			continue
 		}
 		delay = 0
-		if l.kind == kindProxy {
-			go l.admit(c)
-		} else {
-			l.admit(c)
+		kind := listenKind(l.kind.Load())
+		if kind != kindProxy {
+			l.admit(c, kind)
+			continue
 		}
+		// A PROXY header is read in a goroutine, and the header's client
+		// address is what the limits apply to; meanwhile the waiting
+		// sockets are bounded by smtp.max_connections on their own, so
+		// that silent peers cannot hold descriptors without limit.
+		if max, _ := l.srv.limiter.limits(); max > 0 && l.pending.Load() >= int64(max) {
+			l.srv.opts.Log.Warn("smtp connection refused: too many waiting for a PROXY header", "peer", c.RemoteAddr().String())
+			c.Close()
+			continue
+		}
+		l.pending.Add(1)
+		go l.admit(c, kind)
 	}
 }
 
 // admit turns an accepted socket into the conn go-smtp serves, or refuses it.
-func (l *guardedListener) admit(c net.Conn) {
+func (l *guardedListener) admit(c net.Conn, kind listenKind) {
 	var remote net.Addr
-	if l.kind == kindProxy {
+	if kind == kindProxy {
 		_ = c.SetReadDeadline(time.Now().Add(proxyHeaderTimeout))
 		a, err := readProxyHeader(c)
+		l.pending.Add(-1)
 		if err != nil {
 			l.srv.opts.Log.Warn("smtp proxy header", "peer", c.RemoteAddr().String(), "err", err)
 			c.Close()
@@ -113,7 +131,7 @@ func (l *guardedListener) admit(c net.Conn) {
 	ip := hostOf(addr)
 	if !l.srv.limiter.acquire(ip) {
 		l.srv.opts.Log.Warn("smtp connection refused: limit", "remote_ip", ip)
-		if l.kind != kindTLS {
+		if kind != kindTLS {
 			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			_, _ = c.Write([]byte(replyTooManyConns))
 		}
@@ -123,7 +141,7 @@ func (l *guardedListener) admit(c net.Conn) {
 	cfg := l.srv.opts.Config().SMTP
 	g := newGuardConn(l.srv, c, remote, cfg.MaxBadCommands, l.srv.smtp.ReadTimeout, func() { l.srv.limiter.release(ip) })
 	var out net.Conn = g
-	if l.kind == kindTLS {
+	if kind == kindTLS {
 		// Ciphertext from the first octet; the session sets the
 		// *tls.Conn as the reply path once the handshake is done.
 		g.tls = true

@@ -88,16 +88,71 @@ func New(opts Options) *Server {
 
 // Apply makes the server match cfg: it re-reads the TLS certificate files,
 // opens the configured listeners that are not open yet (plain, PROXY and
-// implicit TLS) and closes those no longer configured or configured as
-// another kind (sessions on a closed listener go on). It is called at start
-// and on every reload; what cannot be done is returned as an error and the
-// rest is applied (a certificate that fails to load leaves the previous one
-// in use).
+// implicit TLS), switches those configured as another kind in place and
+// closes those no longer configured (sessions on a closed listener go on).
+// It is called at start and on every reload, and it is all or nothing: the
+// certificate is read and every new address bound before anything changes,
+// and on any error what was bound is closed again, the error returned and
+// the server left as it was (a reload is refused whole, SPEC section 7).
+//
+// Turning STARTTLS off takes a restart (go-smtp offers it from a setting
+// fixed at New), so a config without certificate files keeps the one in
+// use rather than leave STARTTLS offered with nothing to present.
 func (s *Server) Apply(cfg *config.Config) error {
-	var errs []error
-	if err := s.certs.load(cfg.SMTP.TLS); err != nil {
-		errs = append(errs, err)
+	cert, err := s.certs.read(cfg.SMTP.TLS)
+	if err != nil {
+		return err
 	}
+	want := wantedListeners(cfg)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	opened := map[string]net.Listener{}
+	for _, a := range slices.Sorted(maps.Keys(want)) {
+		if want[a] == kindTLS && cert == nil {
+			errs = append(errs, fmt.Errorf("smtpd: listen %s: implicit TLS needs smtp.tls.cert_file and key_file", a))
+			continue
+		}
+		if _, open := s.listeners[a]; open {
+			continue
+		}
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("smtpd: listen %s: %w", a, err))
+			continue
+		}
+		opened[a] = l
+	}
+	if len(errs) > 0 {
+		for _, l := range opened {
+			l.Close()
+		}
+		return errors.Join(errs...)
+	}
+	if cert != nil {
+		s.certs.cert.Store(cert)
+	}
+	for a, ol := range s.listeners {
+		k, ok := want[a]
+		switch {
+		case !ok:
+			ol.l.Close()
+			delete(s.listeners, a)
+			s.opts.Log.Info("smtp listener closed", "listen", a, "kind", ol.kind.String())
+		case k != ol.kind:
+			ol.l.setKind(k)
+			s.opts.Log.Info("smtp listener changed", "listen", a, "from", ol.kind.String(), "kind", k.String())
+			ol.kind = k
+		}
+	}
+	for _, a := range slices.Sorted(maps.Keys(opened)) {
+		s.serveLocked(a, opened[a], want[a])
+	}
+	return nil
+}
+
+// wantedListeners is every SMTP listener of cfg with its kind.
+func wantedListeners(cfg *config.Config) map[string]listenKind {
 	want := map[string]listenKind{}
 	for _, a := range cfg.SMTP.Listen {
 		want[a] = kindPlain
@@ -111,32 +166,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 	for _, a := range cfg.SMTP.ImplicitTLSListen {
 		want[a] = kindTLS
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for a, ol := range s.listeners {
-		if k, ok := want[a]; !ok || k != ol.kind {
-			ol.l.Close()
-			delete(s.listeners, a)
-			s.opts.Log.Info("smtp listener closed", "listen", a, "kind", ol.kind.String())
-		}
-	}
-	for _, a := range slices.Sorted(maps.Keys(want)) {
-		if _, open := s.listeners[a]; open {
-			continue
-		}
-		k := want[a]
-		if k == kindTLS && !cfg.SMTP.TLS.Enabled() {
-			errs = append(errs, fmt.Errorf("smtpd: listen %s: implicit TLS needs smtp.tls.cert_file and key_file", a))
-			continue
-		}
-		l, err := net.Listen("tcp", a)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("smtpd: listen %s: %w", a, err))
-			continue
-		}
-		s.serveLocked(a, l, k)
-	}
-	return errors.Join(errs...)
+	return want
 }
 
 // Addrs returns the bound address of every open listener by configured

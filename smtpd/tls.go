@@ -18,19 +18,17 @@ type certStore struct {
 
 var errNoCert = errors.New("smtpd: no TLS certificate configured")
 
-// load re-reads the files named by t. On error the previous certificate
-// stays in use.
-func (c *certStore) load(t config.TLS) error {
+// read loads the certificate named by t without putting it in use (Apply
+// does once everything else has worked); nil when t names none.
+func (c *certStore) read(t config.TLS) (*tls.Certificate, error) {
 	if !t.Enabled() {
-		c.cert.Store(nil)
-		return nil
+		return nil, nil
 	}
 	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 	if err != nil {
-		return fmt.Errorf("smtpd: load TLS certificate: %w", err)
+		return nil, fmt.Errorf("smtpd: load TLS certificate (smtp.tls.cert_file, key_file): %w", err)
 	}
-	c.cert.Store(&cert)
-	return nil
+	return &cert, nil
 }
 
 func (c *certStore) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
