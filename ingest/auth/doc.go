@@ -38,12 +38,20 @@
 //	none/invalid      SPF fail and no valid DKIM at all       fail
 //	none/invalid      anything else                           none
 //	any               From with several domains               fail
+//	any               From not a mailbox list, or ambiguous   fail
 //
 // sp= applies when the record was found at the organizational domain and
 // the From domain is a subdomain of it; pct= is ignored (the whole policy
 // applies). Alignment is relaxed (same organizational domain) unless
 // adkim=s / aspf=s ask for identical domains. For a null MAIL FROM the SPF
 // identity is postmaster@HELO.
+//
+// The From domains are those of every mailbox of the From field(s), parsed
+// the way ingest/mailparse first parses the list the ticket's customer comes
+// from. A From that is not a mailbox list, or whose customer (mailparse
+// salvages addresses from broken lists) is not one of its mailboxes, gets
+// dmarc=permerror and verdict "fail": the domain is never guessed, since a
+// guess could differ from the sender the agent sees (RFC 7489 section 6.6.1).
 //
 // A DNS temperror that could change the verdict (the DMARC record lookup;
 // SPF of an aligned domain; a DKIM key of an aligned signature; with no

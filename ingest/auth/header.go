@@ -2,7 +2,6 @@ package auth
 
 import (
 	"bytes"
-	"net/mail"
 	"strings"
 )
 
@@ -60,33 +59,6 @@ func (f field) value(raw []byte) string {
 	v = strings.ReplaceAll(v, "\r\n", "")
 	v = strings.ReplaceAll(v, "\n", "")
 	return strings.TrimSpace(v)
-}
-
-// fromDomains returns the domains of the From header field(s) of raw,
-// lower-cased, one per mailbox (RFC 7489 section 6.6.1).
-func fromDomains(raw []byte) []string {
-	fields, _ := parseHeader(raw)
-	var out []string
-	for _, f := range fields {
-		if !strings.EqualFold(f.name, "From") {
-			continue
-		}
-		v := f.value(raw)
-		if list, err := mail.ParseAddressList(v); err == nil {
-			for _, a := range list {
-				out = append(out, domainOf(a.Address))
-			}
-			continue
-		}
-		// Not RFC 5322: take the last <...> or the whole value.
-		if l := strings.LastIndexByte(v, '<'); l >= 0 {
-			if r := strings.IndexByte(v[l:], '>'); r > 0 {
-				v = v[l+1 : l+r]
-			}
-		}
-		out = append(out, domainOf(v))
-	}
-	return out
 }
 
 // domainOf returns the normalized domain of an address ("" if none).

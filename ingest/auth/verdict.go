@@ -78,7 +78,14 @@ func (e evidence) failWhy(a *store.Auth) string {
 }
 
 // decide fills a.DMARC, a.Verdict and a.Reason. See doc.go for the table.
-func (v *Verifier) decide(ctx context.Context, r *msgResolver, in Input, a *store.Auth, froms []string, dm dmarcRecord) {
+// fromErr is fromDomains' error: the From domain is unknown, so no policy
+// can be looked up or applied, and the sender is not authenticated.
+func (v *Verifier) decide(ctx context.Context, r *msgResolver, in Input, a *store.Auth, froms []string, fromErr error, dm dmarcRecord) {
+	if fromErr != nil {
+		a.DMARC = store.DMARCResult{Result: "permerror"}
+		a.Verdict, a.Reason = VerdictFail, errText(fromErr)+": sender cannot be authenticated"
+		return
+	}
 	distinct := uniq(froms)
 	if len(distinct) > 1 {
 		a.DMARC = store.DMARCResult{Result: "permerror", Domain: strings.Join(distinct, ",")}

@@ -30,10 +30,10 @@ func (v *Verifier) Verify(ctx context.Context, in Input) store.Auth {
 	ctx, cancel := context.WithTimeout(ctx, 2*v.opts.Timeout)
 	defer cancel()
 	r := v.newMsgResolver()
-	froms := fromDomains(in.Raw)
+	froms, fromErr := fromDomains(in.Raw)
 
 	var dm dmarcRecord
-	if u := uniq(froms); len(u) == 1 && validDomain(u[0]) {
+	if u := uniq(froms); fromErr == nil && len(u) == 1 && validDomain(u[0]) {
 		dm = v.lookupDMARC(ctx, r, u[0])
 	}
 	a := store.Auth{DKIM: v.checkDKIM(ctx, r, in.Raw)}
@@ -51,6 +51,6 @@ func (v *Verifier) Verify(ctx context.Context, in Input) store.Auth {
 	case helo != "":
 		a.SPF.HELO = v.checkSPF(ctx, r, in.IP, in.HELO, "postmaster@"+helo).result
 	}
-	v.decide(ctx, r, in, &a, froms, dm)
+	v.decide(ctx, r, in, &a, froms, fromErr, dm)
 	return a
 }

@@ -1,0 +1,80 @@
+package auth
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime"
+	"net/mail"
+	"slices"
+	"strings"
+
+	"github.com/sobot/ticketmx/ingest/mailparse"
+)
+
+// fromParser parses From exactly as mailparse's first attempt does
+// (net/mail with a charset reader that never fails), so a value parses here
+// if and only if the ticket's customer comes from the same mailbox list.
+// Only the addresses matter, so display names are left undecoded. Without
+// the reader net/mail fails on any charset but UTF-8, US-ASCII and
+// ISO-8859-1, and a GBK display name would make a valid From unparseable.
+var fromParser = mail.AddressParser{WordDecoder: &mime.WordDecoder{
+	CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil },
+}}
+
+// fromDomains returns the domains of every mailbox of raw's From field(s),
+// normalized, one per mailbox: DMARC applies to the RFC5322.From domain and
+// a From with several mailboxes has each one evaluated (RFC 7489 sections
+// 3.1 and 6.6.1). It fails when a From field is not a mailbox list, or
+// when the mailbox the ticket shows as its customer (mailparse, which
+// salvages addresses from malformed lists) is not among them: the domain is
+// then never guessed, since a guess can differ from what the agent sees
+// ("From: ceo@bank.example, <x@evil.example" shows ceo@bank.example).
+// No From field, or only empty ones, is no domain and no error.
+func fromDomains(raw []byte) ([]string, error) {
+	fields, _ := parseHeader(raw)
+	var out []string
+	var fromFields [][]byte
+	for _, f := range fields {
+		if !strings.EqualFold(f.name, "From") {
+			continue
+		}
+		fromFields = append(fromFields, raw[f.start:f.end])
+		v := f.value(raw)
+		if v == "" {
+			continue
+		}
+		list, err := fromParser.ParseList(v)
+		if err != nil {
+			return nil, fmt.Errorf("From is not a valid mailbox list (%s)", strings.TrimPrefix(err.Error(), "mail: "))
+		}
+		for _, a := range list {
+			out = append(out, domainOf(a.Address))
+		}
+	}
+	if c := customerDomain(fromFields); c != "" && !slices.Contains(out, c) {
+		return nil, fmt.Errorf("From is ambiguous (the ticket would show a sender at %s)", c)
+	}
+	return out, nil
+}
+
+// customerDomain is the domain of the From address that mailparse, which
+// sets the ticket's customer, finds in fromFields (each a raw "From:" field
+// with its continuation lines); "" when it finds none. Only the From fields
+// are parsed: the rest of the message does not change that address.
+func customerDomain(fromFields [][]byte) string {
+	if len(fromFields) == 0 {
+		return ""
+	}
+	var b bytes.Buffer
+	for _, f := range fromFields {
+		b.Write(bytes.TrimRight(f, "\r\n"))
+		b.WriteString("\r\n")
+	}
+	b.WriteString("\r\n")
+	m, err := mailparse.Parse(b.Bytes(), mailparse.Limits{MaxHeaderBytes: b.Len() + 1, MaxHeaderFields: len(fromFields)})
+	if err != nil {
+		return ""
+	}
+	return domainOf(m.From.Address)
+}

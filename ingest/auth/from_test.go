@@ -1,0 +1,103 @@
+package auth
+
+import (
+	"context"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/foxcpp/go-mockdns"
+	"github.com/sobot/ticketmx/ingest/mailparse"
+)
+
+// DMARC must judge the From domain the ticket shows (RFC 7489 sections 3.1
+// and 6.6.1). evil.example authorizes ipBad, so SPF passes for it; a verdict
+// taken for evil.example while the ticket shows example.com (p=reject) is a
+// spoof that gets through auth_policy reject.
+func TestFromDomainIsTheTicketsFrom(t *testing.T) {
+	z := zones(t)
+	z["evil.example."] = mockdns.Zone{TXT: []string{"v=spf1 ip4:203.0.113.0/24 -all"}}
+	v := newTestVerifier(t, &mockdns.Resolver{Zones: z}, nil)
+	cases := []struct {
+		name, from, mailFrom string
+		ip                   net.IP
+		dmarc, domain        string
+		verdict, reason      string
+	}{
+		// Controls: a clean From, a GBK display name, several mailboxes of one domain.
+		{"clean", "Alice <alice@example.com>", "alice@example.com", ipGood, "pass", "example.com", "pass", "dmarc=pass for example.com"},
+		{"gbk name", "=?gbk?B?zfXX3A==?= <alice@example.com>", "alice@example.com", ipGood, "pass", "example.com", "pass", "dmarc=pass for example.com"},
+		{"two mailboxes, one domain", "a@example.com, B <b@example.com>", "a@example.com", ipGood, "pass", "example.com", "pass", "dmarc=pass"},
+		// A comment that looks like an angle address after a GBK name:
+		// the mailbox is ceo@example.com, not x@evil.example.
+		{"gbk name and <...> in a comment", "=?gbk?B?zfXX3A==?= <ceo@example.com> (<x@evil.example>)", "x@evil.example", ipBad, "fail", "example.com", "fail", "dmarc=fail (p=reject) for example.com"},
+		// Not a mailbox list: mailparse salvages ceo@example.com for the
+		// ticket; the old fallback judged evil.example.
+		{"unterminated second mailbox", "ceo@example.com, <x@evil.example", "x@evil.example", ipBad, "permerror", "", "fail", "From is not a valid mailbox list"},
+		{"no @", "ceo", "x@evil.example", ipBad, "permerror", "", "fail", "From is not a valid mailbox list"},
+		{"trailing open comment", "CEO <ceo@example.com>, x@evil.example (", "x@evil.example", ipBad, "permerror", "", "fail", "From is not a valid mailbox list"},
+		{"two domains", "ceo@example.com, x@evil.example", "x@evil.example", ipBad, "permerror", "example.com,evil.example", "fail", "several domains"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			raw := "From: " + c.from + "\r\nTo: support@acme.com\r\nSubject: pay this invoice\r\nMessage-ID: <1@x.example>\r\n\r\nhi\r\n"
+			a := v.Verify(context.Background(), Input{IP: c.ip, HELO: "client.invalid", MailFrom: c.mailFrom, Raw: []byte(raw)})
+			if a.DMARC.Result != c.dmarc || a.DMARC.Domain != c.domain || a.Verdict != c.verdict || !strings.Contains(a.Reason, c.reason) {
+				t.Fatalf("got %+v\nwant dmarc=%s domain=%q verdict=%s reason~%q", a, c.dmarc, c.domain, c.verdict, c.reason)
+			}
+			if a.Verdict != VerdictPass {
+				return
+			}
+			m, err := mailparse.Parse([]byte(raw), mailparse.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := domainOf(m.From.Address); got != a.DMARC.Domain {
+				t.Errorf("verdict pass for %s, ticket shows %s", a.DMARC.Domain, m.From.Address)
+			}
+		})
+	}
+}
+
+func TestFromDomains(t *testing.T) {
+	cases := []struct {
+		header string // the header block, "\r\n"-terminated lines
+		want   []string
+		err    string // substring of the error, "" for none
+	}{
+		{"From: Alice <Alice@Example.COM>\r\n", []string{"example.com"}, ""},
+		{"From: =?gbk?B?zfXX3A==?=\r\n <ceo@example.com>\r\n", []string{"example.com"}, ""},
+		{"From: a@one.example\r\nFrom: b@two.example\r\n", []string{"one.example", "two.example"}, ""},
+		{"Subject: no From\r\n", nil, ""},
+		{"From: \r\n", nil, ""},
+		{"From: ceo@example.com, <x@evil.example\r\n", nil, "not a valid mailbox list"},
+		{"From: <x@evil.example\r\n", nil, "not a valid mailbox list"},
+		{"From: a@one.example\r\nFrom: garbage <\r\n", nil, "not a valid mailbox list"},
+	}
+	for _, c := range cases {
+		got, err := fromDomains([]byte(c.header + "\r\nbody\r\n"))
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%q: %v", c.header, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: error %v, want ~%q", c.header, err, c.err)
+		case !slices.Equal(got, c.want):
+			t.Errorf("%q: %q, want %q", c.header, got, c.want)
+		}
+	}
+}
+
+// customerDomain is what mailparse makes the ticket's customer.
+func TestCustomerDomain(t *testing.T) {
+	for in, want := range map[string]string{
+		"From: Alice <alice@Example.com>\r\n":          "example.com",
+		"From: ceo@bank.example, <x@evil.example\r\n":  "bank.example",
+		"From: =?gbk?B?zfXX3A==?= <ceo@example.com>\n": "example.com",
+		"From: nobody\r\n":                             "",
+	} {
+		if got := customerDomain([][]byte{[]byte(in)}); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
