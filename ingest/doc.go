@@ -24,8 +24,8 @@
 //     closed ticket that a related ticket continues (followed_by) hands the
 //     reply on to that ticket.
 //  7. auto-generated: appended with auto=true when a reply, else suspended
-//     "auto_generated". A Chinese/Japanese out-of-office subject counts only
-//     together with a reply reference.
+//     "auto_generated". A subject starting with an auto-reply prefix
+//     (autoreply.go) counts only together with a reply reference.
 //  8. closed ticket: a new ticket related_to the old one when the channel's
 //     reopen.new_ticket_after_closed is on and the ticket has been closed for
 //     at least reopen.after (boundary inclusive); else reopened.

@@ -533,7 +533,7 @@ func TestAutoReplyToClosedTicket(t *testing.T) {
 }
 
 func TestOutOfOfficeSubjectIsWeak(t *testing.T) {
-	for _, subj := range []string{"自动回复: 我在休假", "自動回覆：休暇中", "自动答复", "休假通知", "不在のお知らせ"} {
+	for _, subj := range []string{"自动回复: 我在休假", "自動回覆：休暇中", "自动答复: Printer broken", "Automatic reply: Printer broken", "自動応答: 不在のお知らせ"} {
 		t.Run(subj, func(t *testing.T) {
 			h := newHarness(t, rules{})
 			alone := h.deliver1(&testMail{Subject: subj, From: "bob@cust.example"})
