@@ -110,7 +110,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 	opened := map[string]net.Listener{}
 	for _, a := range slices.Sorted(maps.Keys(want)) {
 		if want[a] == kindTLS && cert == nil {
-			errs = append(errs, fmt.Errorf("smtpd: listen %s: implicit TLS needs smtp.tls.cert_file and key_file", a))
+			errs = append(errs, &ListenError{Addr: a, Err: errors.New("implicit TLS needs smtp.tls.cert_file and key_file")})
 			continue
 		}
 		if _, open := s.listeners[a]; open {
@@ -118,7 +118,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 		}
 		l, err := net.Listen("tcp", a)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("smtpd: listen %s: %w", a, err))
+			errs = append(errs, &ListenError{Addr: a, Err: err})
 			continue
 		}
 		opened[a] = l
@@ -150,6 +150,16 @@ func (s *Server) Apply(cfg *config.Config) error {
 	}
 	return nil
 }
+
+// ListenError is an SMTP listener Apply could not open; Addr is the
+// address as configured, so the caller can name the config key.
+type ListenError struct {
+	Addr string
+	Err  error
+}
+
+func (e *ListenError) Error() string { return fmt.Sprintf("smtpd: listen %s: %v", e.Addr, e.Err) }
+func (e *ListenError) Unwrap() error { return e.Err }
 
 // wantedListeners is every SMTP listener of cfg with its kind.
 func wantedListeners(cfg *config.Config) map[string]listenKind {

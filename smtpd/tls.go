@@ -3,7 +3,6 @@ package smtpd
 import (
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"sync/atomic"
 
 	"github.com/sobot/ticketmx/config"
@@ -26,10 +25,16 @@ func (c *certStore) read(t config.TLS) (*tls.Certificate, error) {
 	}
 	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("smtpd: load TLS certificate (smtp.tls.cert_file, key_file): %w", err)
+		return nil, &CertError{Err: err}
 	}
 	return &cert, nil
 }
+
+// CertError is a TLS certificate or key Apply could not load.
+type CertError struct{ Err error }
+
+func (e *CertError) Error() string { return "smtpd: load TLS certificate: " + e.Err.Error() }
+func (e *CertError) Unwrap() error { return e.Err }
 
 func (c *certStore) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if cert := c.cert.Load(); cert != nil {

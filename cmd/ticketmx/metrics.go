@@ -152,9 +152,15 @@ func (m *metrics) registerDaemon(st *store.Store, active func() int) {
 	)
 }
 
-// httpListener is an HTTP server on an address that can be moved on reload.
+// httpListener is an HTTP server on an address that can be moved on
+// reload. A move is two steps, so a reload can be refused whole: prepare
+// binds the new address while the old one keeps serving, then the change
+// is committed (the old server closes, the new one serves) or aborted (the
+// new socket closes). Only one change may be pending at a time; the daemon
+// makes them under its reload lock.
 type httpListener struct {
-	name    string
+	key     string // config key of the address, e.g. "metrics.listen"
+	name    string // for the log
 	handler http.Handler
 	log     *slog.Logger
 	mu      sync.Mutex
@@ -163,26 +169,49 @@ type httpListener struct {
 	bound   net.Addr
 }
 
-// apply (re)binds the listener to addr; "" closes it.
-func (h *httpListener) apply(addr string) error {
+// httpChange is a prepared move of an httpListener.
+type httpChange struct {
+	h    *httpListener
+	addr string
+	l    net.Listener // bound, not yet served; nil to close or keep
+	keep bool         // addr is the current one: nothing to do
+}
+
+// prepare binds addr ("" means no listener) without touching the running
+// server. The error names the config key.
+func (h *httpListener) prepare(addr string) (*httpChange, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if addr == h.addr {
-		return nil
-	}
-	if h.srv != nil {
-		h.srv.Close()
-		h.srv, h.bound = nil, nil
-	}
-	h.addr = addr
-	if addr == "" {
-		return nil
+	c := &httpChange{h: h, addr: addr, keep: addr == h.addr}
+	if c.keep || addr == "" {
+		return c, nil
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		h.addr = ""
-		return fmt.Errorf("%s: listen %s: %w", h.name, addr, err)
+		return nil, fmt.Errorf("%s: cannot listen on %s: %w", h.key, addr, err)
 	}
+	c.l = l
+	return c, nil
+}
+
+// commit closes the old server and serves on the new address.
+func (c *httpChange) commit() {
+	if c == nil || c.keep {
+		return
+	}
+	h := c.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.srv != nil {
+		h.srv.Close()
+		h.srv, h.bound = nil, nil
+		h.log.Info(h.name+" closed", "addr", h.addr)
+	}
+	h.addr = c.addr
+	if c.l == nil {
+		return
+	}
+	l := c.l
 	h.srv = &http.Server{Handler: h.handler, ReadHeaderTimeout: 10 * time.Second}
 	h.bound = l.Addr()
 	go func(srv *http.Server) {
@@ -191,10 +220,19 @@ func (h *httpListener) apply(addr string) error {
 		}
 	}(h.srv)
 	h.log.Info(h.name+" listening", "addr", l.Addr().String())
-	return nil
 }
 
-func (h *httpListener) close() { _ = h.apply("") }
+// abort undoes prepare: the running server is untouched.
+func (c *httpChange) abort() {
+	if c != nil && c.l != nil {
+		c.l.Close()
+	}
+}
+
+func (h *httpListener) close() {
+	c, _ := h.prepare("") // binds nothing, cannot fail
+	c.commit()
+}
 
 func (h *httpListener) boundAddr() net.Addr {
 	h.mu.Lock()

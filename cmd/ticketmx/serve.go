@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -72,6 +73,11 @@ func runServe(args []string, stderr io.Writer) int {
 // an in-process daemon. It is nil in the binary.
 var testStoreOptions func(*store.Options)
 
+// testAdminListening, when set, runs as soon as the admin socket answers,
+// before the SMTP listeners are bound: tests call the API in that window.
+// It is nil in the binary.
+var testAdminListening func(*daemon)
+
 // daemon is one running ticketmx: the pieces and the config they share.
 type daemon struct {
 	path     string
@@ -88,11 +94,15 @@ type daemon struct {
 	httpProf *httpListener
 	unwatch  func()
 	reloadMu sync.Mutex
+	running  bool // under reloadMu: started and not shutting down
 	now      func() time.Time
 }
 
 // startDaemon opens the store, then the admin socket, then the SMTP
-// listeners, so that no 250 can be given before the store is usable.
+// listeners, so that no 250 can be given before the store is usable, and a
+// second daemon on the same socket stops before it binds any port. Every
+// part the admin API's hooks use exists before the socket answers; a
+// reload asked for while starting waits until the listeners are bound.
 // now is the clock of the rules; tests pass a fake one, serve time.Now.
 func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() time.Time) (*daemon, error) {
 	d := &daemon{path: path, now: now}
@@ -118,6 +128,11 @@ func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() tim
 		Store: st, Now: func() time.Time { return d.now() }, Log: d.log,
 		Auth: d.verifier.Load,
 	}
+	d.smtp = smtpd.New(smtpd.Options{Config: d.cfg.Load, Deliverer: d.ingester, Log: d.log,
+		Observe: d.metrics.observeTransaction, OnSession: d.metrics.observeSession})
+	d.metrics.registerDaemon(st, d.smtp.ActiveConnections)
+	d.httpMet = &httpListener{key: "metrics.listen", name: "metrics", log: d.log, handler: metricsHandler(d.metrics, d.ready)}
+	d.httpProf = &httpListener{key: "debug.pprof_listen", name: "pprof", log: d.log, handler: pprofHandler()}
 	d.admin = admin.New(st, admin.Hooks{
 		Release: func(ctx context.Context, id string) (any, error) {
 			return d.ingester.Release(ctx, d.cfg.Load(), id)
@@ -130,19 +145,22 @@ func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() tim
 		NormalizeMessageID: mailparse.NormalizeMessageID,
 		Now:                func() time.Time { return d.now() },
 	}, d.log)
+	d.reloadMu.Lock()
 	if err := d.admin.Listen(cfg.Admin.Socket, cfg.Admin.Mode()); err != nil {
+		d.reloadMu.Unlock()
 		st.Close()
 		return nil, err
 	}
-	d.smtp = smtpd.New(smtpd.Options{Config: d.cfg.Load, Deliverer: d.ingester, Log: d.log,
-		Observe: d.metrics.observeTransaction, OnSession: d.metrics.observeSession})
-	d.metrics.registerDaemon(st, d.smtp.ActiveConnections)
-	d.httpMet = &httpListener{name: "metrics", log: d.log, handler: metricsHandler(d.metrics, d.ready)}
-	d.httpProf = &httpListener{name: "pprof", log: d.log, handler: pprofHandler()}
+	if testAdminListening != nil {
+		testAdminListening(d)
+	}
 	if err := d.applyListeners(cfg); err != nil {
+		d.reloadMu.Unlock() // a waiting reload finds the daemon not running
 		d.closeAll()
 		return nil, err
 	}
+	d.running = true
+	d.reloadMu.Unlock()
 	if d.unwatch, err = d.watchConfig(); err != nil {
 		d.log.Warn("config file changes will not be noticed; use SIGHUP or ctl reload", "err", err)
 		d.unwatch = func() {}
@@ -152,40 +170,113 @@ func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() tim
 	return d, nil
 }
 
-// reload loads and validates the config file again and swaps it in whole;
-// a config that does not validate is refused and the running one stays.
+// reload loads and validates the config file again and applies it whole:
+// a config that does not validate, or whose listeners or certificate
+// cannot be applied, is refused, and nothing changes (config, log
+// settings, verifier, listeners).
 func (d *daemon) reload(trigger string) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
-	cfg, err := config.Load(d.path)
-	if err == nil {
-		var v *auth.Verifier
-		if v, err = newVerifier(cfg.Auth); err == nil {
-			d.verifier.Store(v)
-		}
+	if !d.running {
+		return errors.New("reload: the daemon is not running (starting or stopping)")
 	}
+	old := d.cfg.Load()
+	cfg, err := d.applyConfig()
 	d.metrics.observeReload(err)
 	if err != nil {
-		d.log.Error("config reload refused", "trigger", trigger, "err", err)
+		d.log.Error("config reload refused; the running config stays", "trigger", trigger, "err", err)
 		return err
 	}
-	if keys := config.RestartRequired(d.cfg.Load(), cfg); len(keys) > 0 {
+	if keys := config.RestartRequired(old, cfg); len(keys) > 0 {
 		d.log.Warn("config reload: these keys change only at restart", "keys", keys)
-	}
-	d.cfg.Store(cfg)
-	d.logs.apply(cfg.Log)
-	if err := d.applyListeners(cfg); err != nil {
-		// The new config is in force; a listener that could not be opened
-		// is reported and tried again at the next reload.
-		d.log.Error("config reload: listener", "err", err)
 	}
 	d.log.Info("config reloaded", "trigger", trigger, "channels", len(cfg.Channels()))
 	return nil
 }
 
-// applyListeners binds the SMTP, metrics and pprof listeners of cfg.
+// applyConfig loads the config file and puts it in force, or returns why
+// not with nothing changed. Everything that can fail comes before the
+// first change.
+func (d *daemon) applyConfig() (*config.Config, error) {
+	cfg, err := config.Load(d.path)
+	if err != nil {
+		return nil, err
+	}
+	v, err := newVerifier(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.applyListeners(cfg); err != nil {
+		return nil, err
+	}
+	d.cfg.Store(cfg)
+	d.verifier.Store(v)
+	d.logs.apply(cfg.Log)
+	return cfg, nil
+}
+
+// applyListeners moves the metrics, pprof and SMTP listeners to cfg's
+// addresses and loads cfg's certificate, all or nothing. The new metrics
+// and pprof addresses are bound first, while the old ones keep serving;
+// then the SMTP front applies its part, all or nothing itself, and last
+// because it cannot be undone; only then do the old metrics and pprof
+// servers close. On error nothing has changed. A port a listener gives up
+// is therefore still taken while the new ones are bound: moving a port
+// from one listener to another takes two reloads.
 func (d *daemon) applyListeners(cfg *config.Config) error {
-	return errors.Join(d.smtp.Apply(cfg), d.httpMet.apply(cfg.Metrics.Listen), d.httpProf.apply(cfg.Debug.PprofListen))
+	met, merr := d.httpMet.prepare(cfg.Metrics.Listen)
+	prof, perr := d.httpProf.prepare(cfg.Debug.PprofListen)
+	if err := errors.Join(merr, perr); err != nil {
+		met.abort()
+		prof.abort()
+		return err
+	}
+	if err := d.smtp.Apply(cfg); err != nil {
+		met.abort()
+		prof.abort()
+		return smtpApplyError(cfg, err)
+	}
+	met.commit()
+	prof.commit()
+	return nil
+}
+
+// smtpApplyError prefixes each error of smtpd's Apply with the config key
+// it is about: the SMTP listener key and index of its address, smtp.tls for
+// the certificate, else smtp.
+func smtpApplyError(cfg *config.Config, err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	out := make([]error, 0, len(errs))
+	for _, e := range errs {
+		key := "smtp"
+		var le *smtpd.ListenError
+		var ce *smtpd.CertError
+		switch {
+		case errors.As(e, &le):
+			key = listenKey(cfg, le.Addr)
+		case errors.As(e, &ce):
+			key = "smtp.tls"
+		}
+		out = append(out, fmt.Errorf("%s: %w", key, e))
+	}
+	return errors.Join(out...)
+}
+
+// listenKey names the config key and index that configure the SMTP
+// listener addr.
+func listenKey(cfg *config.Config, addr string) string {
+	for _, l := range []struct {
+		key   string
+		addrs []string
+	}{{"smtp.implicit_tls_listen", cfg.SMTP.ImplicitTLSListen}, {"smtp.proxy_listen", cfg.SMTP.ProxyListen}, {"smtp.listen", cfg.SMTP.Listen}} {
+		if i := slices.Index(l.addrs, addr); i >= 0 {
+			return fmt.Sprintf("%s[%d]", l.key, i)
+		}
+	}
+	return "smtp"
 }
 
 // ready is /readyz: the store answers and SMTP is listening.
@@ -200,6 +291,9 @@ func (d *daemon) ready() error {
 // then closes the admin socket and the store.
 func (d *daemon) shutdown(ctx context.Context) error {
 	d.unwatch()
+	d.reloadMu.Lock()
+	d.running = false // a reload from now on is refused
+	d.reloadMu.Unlock()
 	err := d.smtp.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = nil
@@ -247,7 +341,7 @@ func newVerifier(c config.Auth) (*auth.Verifier, error) {
 		TrustedForwarders: c.TrustedForwarders, MaxSignatures: c.MaxSignatures,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
+		return nil, err // "auth: trusted forwarder ...", "auth: dns_server ..."
 	}
 	return v, nil
 }
