@@ -12,15 +12,20 @@
 //  3. environment variables TICKETMX_<SECTION>_<KEY>, upper-cased, dots as
 //     underscores: TICKETMX_SMTP_HOSTNAME, TICKETMX_AUTH_TIMEOUT,
 //     TICKETMX_DEFAULTS_MERGE_WITHIN. Lists are comma-separated
-//     (TICKETMX_SMTP_LISTEN="0.0.0.0:25,[::]:25"). An empty variable counts
-//     as unset. Tenants and channels cannot be set from the environment.
+//     (TICKETMX_SMTP_LISTEN="0.0.0.0:25,0.0.0.0:587"). A variable set to ""
+//     sets its key to "" (metrics, pprof, TLS and auth.dns_server off) or
+//     to an empty list; only an unset variable leaves the key alone.
+//     Tenants and channels cannot be set from the environment.
 //
 // The result is decoded strictly: an unknown key is an error naming it.
 // Durations are Go durations ("72h", "90s"); a bare number where a
 // duration is expected is an error, not nanoseconds. Then the inheritance
 // rule is applied and the whole configuration validated; [Load] returns
 // a *[ValidationError] listing every problem, each with its key path, and
-// no Config. A Config that Load returned is immutable: the daemon swaps
+// no Config. Validation also loads the smtp.tls certificate and key,
+// refuses two listeners (SMTP, metrics, pprof) that would take the same
+// port, and refuses a config with no tenant (an empty or truncated file).
+// A Config that Load returned is immutable: the daemon swaps
 // it atomically on reload and keeps the old one when a new one fails.
 //
 // # Inheritance
@@ -63,5 +68,6 @@
 // RCPT or session; TLS certificates are re-read; listeners
 // (smtp.listen, smtp.implicit_tls_listen, smtp.proxy_listen,
 // metrics.listen, debug.pprof_listen) are re-bound by the daemon without
-// dropping a connection.
+// dropping a connection. A new address that cannot be bound, or a
+// certificate that cannot be loaded, refuses the reload whole.
 package config

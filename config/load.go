@@ -109,6 +109,10 @@ func newViper(data []byte, env bool) (*viper.Viper, error) {
 		v.SetEnvPrefix(EnvPrefix)
 		v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 		v.AutomaticEnv()
+		// A variable set to "" sets the key to "": that is how metrics,
+		// pprof, TLS, auth.dns_server and lists are turned off. Unset
+		// variables still leave the key alone.
+		v.AllowEmptyEnv(true)
 		// Bind every key, so TICKETMX_X_Y works even when x.y is absent
 		// from the file (AutomaticEnv alone only answers Get calls).
 		for _, k := range b.AllKeys() {

@@ -93,7 +93,7 @@ func TestLoadEmptyPathIsDefault(t *testing.T) {
 // same as the built-in values for every section but tenants.
 func TestBuiltinMatchesFull(t *testing.T) {
 	full := mustLoad(t, filepath.Join(testdata, "full.yaml"))
-	min := mustParse(t, "smtp: {hostname: mx.example.test}\nauth: {trusted_forwarders: [192.0.2.0/24, \"2001:db8::/32\", forwarder.example.net]}\n")
+	min := mustParse(t, "smtp: {hostname: mx.example.test}\nauth: {trusted_forwarders: [192.0.2.0/24, \"2001:db8::/32\", forwarder.example.net]}\n"+oneTenant)
 	full.Tenants, min.Tenants = nil, nil
 	full.idx, min.idx = nil, nil
 	if !reflect.DeepEqual(full, min) {
@@ -204,18 +204,17 @@ tenants:
 
 func TestEnvOverrides(t *testing.T) {
 	t.Setenv("TICKETMX_SMTP_HOSTNAME", "mx.env.test")
-	t.Setenv("TICKETMX_SMTP_LISTEN", "0.0.0.0:25, [::]:25")
+	t.Setenv("TICKETMX_SMTP_LISTEN", "0.0.0.0:25, 0.0.0.0:587")
 	t.Setenv("TICKETMX_STORE_PATH", "/var/lib/ticketmx/tickets.db")
 	t.Setenv("TICKETMX_SMTP_READ_TIMEOUT", "2m")
 	t.Setenv("TICKETMX_SMTP_PROXY_PROTOCOL", "true")
 	t.Setenv("TICKETMX_AUTH_MAX_SIGNATURES", "3")
 	t.Setenv("TICKETMX_DEFAULTS_MERGE_STATUSES", "new,open")
-	t.Setenv("TICKETMX_METRICS_LISTEN", "") // empty counts as unset
 	c := mustLoad(t, filepath.Join(testdata, "full.yaml"))
 	if c.SMTP.Hostname != "mx.env.test" {
 		t.Errorf("hostname = %q", c.SMTP.Hostname)
 	}
-	if want := []string{"0.0.0.0:25", "[::]:25"}; !slices.Equal(c.SMTP.Listen, want) {
+	if want := []string{"0.0.0.0:25", "0.0.0.0:587"}; !slices.Equal(c.SMTP.Listen, want) {
 		t.Errorf("listen = %q, want %q", c.SMTP.Listen, want)
 	}
 	if c.Store.Path != "/var/lib/ticketmx/tickets.db" {
@@ -233,7 +232,7 @@ func TestEnvOverrides(t *testing.T) {
 
 	// Keys absent from the file are overridden too.
 	f := filepath.Join(t.TempDir(), "min.yaml")
-	if err := os.WriteFile(f, []byte("tenants: []\n"), 0o600); err != nil {
+	if err := os.WriteFile(f, []byte(oneTenant), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TICKETMX_DEBUG_PPROF_LISTEN", "127.0.0.1:6060")
@@ -258,6 +257,12 @@ func TestEnvOverrides(t *testing.T) {
 		t.Errorf("problems = %q, want %q", got, want)
 	}
 }
+
+// oneTenant is the smallest tenants section: a config needs one.
+const oneTenant = "tenants: [{id: acme, domain: acme.sobot.com}]\n"
+
+// noTenants is the problem of a file that defines no tenant.
+const noTenants = "tenants: no tenant defined: at least one is required (is the file empty or cut short?)"
 
 func TestBadConfigs(t *testing.T) {
 	tests := map[string][]string{
@@ -293,13 +298,16 @@ func TestBadConfigs(t *testing.T) {
 			`smtp.max_header_bytes: must be positive, got 0`,
 			`smtp.max_bad_commands: must be positive, got 0`,
 			`smtp.tls.cert_file: must be set when smtp.tls.key_file is`,
+			noTenants,
 		},
 		"no_listener": {
 			`smtp.listen: no listener: at least one of smtp.listen, smtp.implicit_tls_listen, smtp.proxy_listen is required`,
 			`smtp.tls.key_file: must be set when smtp.tls.cert_file is`,
+			noTenants,
 		},
 		"tls_listener": {
 			`smtp.implicit_tls_listen: requires smtp.tls.cert_file and smtp.tls.key_file`,
+			noTenants,
 		},
 		"services": {
 			`admin.socket_mode: must be a quoted octal string such as "0600" (YAML reads an unquoted 0600 as the number 384)`,
@@ -313,9 +321,11 @@ func TestBadConfigs(t *testing.T) {
 			`auth.max_signatures: must be positive, got 0`,
 			`auth.trusted_forwarders[1]: "10.0.0.0/33" is neither a CIDR prefix, an IP address nor a domain`,
 			`auth.trusted_forwarders[2]: "not a domain" is neither a CIDR prefix, an IP address nor a domain`,
+			noTenants,
 		},
 		"socket_mode": {
 			`admin.socket_mode: invalid mode "0999": want an octal permission such as "0600" (quote it in YAML)`,
+			noTenants,
 		},
 		"types": {
 			`smtp.listen: expected a list, got a mapping`,
@@ -427,7 +437,7 @@ func TestChannelLimit(t *testing.T) {
 
 func TestSocketMode(t *testing.T) {
 	for mode, want := range map[string]os.FileMode{`"0600"`: 0o600, `"0660"`: 0o660, `"0o640"`: 0o640, `"600"`: 0o600} {
-		c := mustParse(t, "admin: {socket_mode: "+mode+"}\n")
+		c := mustParse(t, "admin: {socket_mode: "+mode+"}\n"+oneTenant)
 		if got := c.Admin.Mode(); got != want {
 			t.Errorf("socket_mode %s: Mode() = %o, want %o", mode, got, want)
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -37,33 +38,33 @@ func (c *Config) Validate() error {
 
 func (c *Config) validate() problems {
 	var ps problems
-	c.validateSMTP(&ps)
-	c.validateServices(&ps)
+	var ls listenSet
+	c.validateSMTP(&ps, &ls)
+	c.validateServices(&ps, &ls)
 	validateRules(&ps, "defaults", c.Defaults, nil)
 	c.idx = c.buildIndex(&ps)
+	if len(c.Tenants) == 0 {
+		// Nothing could be delivered; far more often this is an empty or
+		// truncated file, which the file watcher would otherwise apply.
+		ps.add("tenants", "no tenant defined: at least one is required (is the file empty or cut short?)")
+	}
 	return ps
 }
 
-func (c *Config) validateSMTP(ps *problems) {
+func (c *Config) validateSMTP(ps *problems, ls *listenSet) {
 	s := &c.SMTP
 	if len(s.Listen) == 0 && len(s.ImplicitTLSListen) == 0 && len(s.ProxyListen) == 0 {
 		ps.add("smtp.listen", "no listener: at least one of smtp.listen, smtp.implicit_tls_listen, smtp.proxy_listen is required")
 	}
-	seen := map[string]string{}
 	for _, l := range []struct {
 		key   string
 		addrs []string
 	}{{"smtp.listen", s.Listen}, {"smtp.implicit_tls_listen", s.ImplicitTLSListen}, {"smtp.proxy_listen", s.ProxyListen}} {
 		for i, a := range l.addrs {
 			path := fmt.Sprintf("%s[%d]", l.key, i)
-			if !checkHostPort(ps, path, a) {
-				continue
+			if checkHostPort(ps, path, a) {
+				ls.add(ps, path, a, true)
 			}
-			if prev, ok := seen[a]; ok {
-				ps.add(path, "%q is already used by %s", a, prev)
-				continue
-			}
-			seen[a] = path
 		}
 	}
 	if s.Hostname == "" {
@@ -90,10 +91,32 @@ func (c *Config) validateSMTP(ps *problems) {
 		ps.add("smtp.tls.cert_file", "must be set when smtp.tls.key_file is")
 	case !s.TLS.Enabled() && len(s.ImplicitTLSListen) > 0:
 		ps.add("smtp.implicit_tls_listen", "requires smtp.tls.cert_file and smtp.tls.key_file")
+	case s.TLS.Enabled():
+		checkKeyPair(ps, s.TLS)
 	}
 }
 
-func (c *Config) validateServices(ps *problems) {
+// checkKeyPair loads the certificate and key as the SMTP front will, so a
+// file the daemon cannot read, or a pair that does not match, is refused
+// by check-config and reload rather than at the next start.
+func checkKeyPair(ps *problems, t TLS) {
+	cert, cerr := os.ReadFile(t.CertFile)
+	if cerr != nil {
+		ps.add("smtp.tls.cert_file", "cannot read it: %v", cerr)
+	}
+	key, kerr := os.ReadFile(t.KeyFile)
+	if kerr != nil {
+		ps.add("smtp.tls.key_file", "cannot read it: %v", kerr)
+	}
+	if cerr != nil || kerr != nil {
+		return
+	}
+	if _, err := tls.X509KeyPair(cert, key); err != nil {
+		ps.add("smtp.tls.cert_file", "%s with key_file %s is not a usable certificate: %v", t.CertFile, t.KeyFile, err)
+	}
+}
+
+func (c *Config) validateServices(ps *problems, ls *listenSet) {
 	if c.Store.Path == "" {
 		ps.add("store.path", "must not be empty")
 	}
@@ -103,11 +126,11 @@ func (c *Config) validateServices(ps *problems) {
 	if _, err := parseMode(c.Admin.SocketMode); err != nil {
 		ps.add("admin.socket_mode", "%v", err)
 	}
-	if c.Metrics.Listen != "" {
-		checkHostPort(ps, "metrics.listen", c.Metrics.Listen)
+	if c.Metrics.Listen != "" && checkHostPort(ps, "metrics.listen", c.Metrics.Listen) {
+		ls.add(ps, "metrics.listen", c.Metrics.Listen, false)
 	}
-	if c.Debug.PprofListen != "" {
-		checkHostPort(ps, "debug.pprof_listen", c.Debug.PprofListen)
+	if c.Debug.PprofListen != "" && checkHostPort(ps, "debug.pprof_listen", c.Debug.PprofListen) {
+		ls.add(ps, "debug.pprof_listen", c.Debug.PprofListen, false)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -125,8 +148,12 @@ func (c *Config) validateServices(ps *problems) {
 	positiveDuration(ps, "auth.timeout", c.Auth.Timeout)
 	positive(ps, "auth.max_signatures", int64(c.Auth.MaxSignatures))
 	for i, f := range c.Auth.TrustedForwarders {
-		if !validForwarder(f) {
-			ps.add(fmt.Sprintf("auth.trusted_forwarders[%d]", i), "%q is neither a CIDR prefix, an IP address nor a domain", f)
+		path := fmt.Sprintf("auth.trusted_forwarders[%d]", i)
+		if a, err := netip.ParseAddr(f); err == nil && a.Zone() != "" {
+			// The verifier matches client addresses, which carry no zone.
+			ps.add(path, "%q has an IPv6 zone (%%%s); give the address without it", f, a.Zone())
+		} else if !validForwarder(f) {
+			ps.add(path, "%q is neither a CIDR prefix, an IP address nor a domain", f)
 		}
 	}
 }
@@ -135,8 +162,8 @@ func validForwarder(f string) bool {
 	if _, err := netip.ParsePrefix(f); err == nil {
 		return true
 	}
-	if _, err := netip.ParseAddr(f); err == nil {
-		return true
+	if a, err := netip.ParseAddr(f); err == nil {
+		return a.Zone() == ""
 	}
 	return normalizeDomain(f) != ""
 }
