@@ -18,8 +18,9 @@
 //
 // # Errors
 //
-// Every error is {"error": "..."}: 400 for bad input (a bad status or limit,
-// malformed JSON, unknown fields), 404 when the ticket, message or suspended
+// Every error is {"error": "..."}: 400 for bad input (a bad status, limit
+// or after cursor, a message_id that is not <local@domain>, malformed
+// JSON, unknown fields), 404 when the ticket, message or suspended
 // message does not exist (store.ErrNotFound) and for unknown paths, 405 for
 // a method a path does not take, 409 when an outbound Message-ID already
 // belongs to another ticket, 413 for a body over 1 MiB, 422 for a refused

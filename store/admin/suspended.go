@@ -22,7 +22,12 @@ func (s *Server) listSuspended(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	list, next, err := s.st.ListSuspended(limit, q.Get("after"))
+	after, err := parseAfter(q, 's')
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	list, next, err := s.st.ListSuspended(limit, after)
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("list suspended: %w", err))
 		return

@@ -30,12 +30,17 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("unknown status %q (want new, open, pending, resolved or closed)", status))
 		return
 	}
+	after, err := parseAfter(q, 't')
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	tickets, next, err := s.st.ListTickets(store.TicketFilter{
 		Tenant:  q.Get("tenant"),
 		Channel: channelFilter(q.Get("channel")),
 		Status:  status,
 		Limit:   limit,
-		After:   q.Get("after"),
+		After:   after,
 	})
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("list tickets: %w", err))
@@ -58,6 +63,29 @@ func parseLimit(q url.Values) (int, error) {
 		return 0, badRequest("limit %q: want a whole number from 1 (at most 1000 are returned)", v)
 	}
 	return min(n, 1000), nil
+}
+
+// parseAfter reads ?after=, the cursor of a list: the id of the last item
+// of the previous page, which the store makes as kind and 16 lower-case
+// hex digits. Anything else would silently start over at the first page.
+func parseAfter(q url.Values, kind byte) (string, error) {
+	v := q.Get("after")
+	if v == "" || validID(v, kind) {
+		return v, nil
+	}
+	return "", badRequest("after %q: not a cursor of this list (pass back the \"next\" of the previous page)", v)
+}
+
+func validID(id string, kind byte) bool {
+	if len(id) != 17 || id[0] != kind {
+		return false
+	}
+	for _, c := range []byte(id[1:]) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {
@@ -102,7 +130,7 @@ func (s *Server) addOutbound(w http.ResponseWriter, r *http.Request) {
 	}
 	ref := r.PathValue("id")
 	msgid := s.hooks.NormalizeMessageID(strings.TrimSpace(body.MessageID))
-	if msgid == "" {
+	if !validMessageID(body.MessageID) || msgid == "" {
 		s.fail(w, r, badRequest("message_id: missing or not a Message-ID (want \"<local@domain>\")"))
 		return
 	}
@@ -116,6 +144,18 @@ func (s *Server) addOutbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, http.StatusOK, tk)
+}
+
+// validMessageID reports whether id has the form of a Message-ID (RFC
+// 5322 section 3.6.4), <local@domain>, the brackets optional: replies
+// carry it in In-Reply-To and References, so nothing else can thread.
+func validMessageID(id string) bool {
+	id = strings.TrimSpace(id)
+	if len(id) >= 2 && id[0] == '<' && id[len(id)-1] == '>' {
+		id = id[1 : len(id)-1]
+	}
+	i := strings.LastIndexByte(id, '@')
+	return i > 0 && i < len(id)-1 && !strings.ContainsAny(id, "<>\x00 \t\r\n")
 }
 
 // outboundConflict answers 404 for a missing ticket and 409 when msgid
