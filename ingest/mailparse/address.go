@@ -13,15 +13,17 @@ type Address struct {
 
 var addrParser = mail.AddressParser{WordDecoder: wordDecoder}
 
-// parseAddressList parses an address header value. When the whole list does
-// not parse (common with sloppy senders) each comma-separated element is
-// tried on its own and elements that still fail are recovered from a
-// "<local@domain>" or bare "local@domain" token.
+// parseAddressList parses an address header value, with adjacent encoded
+// words in one charset joined first (joinAdjacentWords). When the whole
+// list does not parse (common with sloppy senders) each comma-separated
+// element is tried on its own and elements that still fail are recovered
+// from a "<local@domain>" or bare "local@domain" token.
 func parseAddressList(v string) []Address {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return nil
 	}
+	v = joinAdjacentWords(v)
 	if list, err := addrParser.ParseList(v); err == nil {
 		return convertAddrs(list)
 	}

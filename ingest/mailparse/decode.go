@@ -2,17 +2,21 @@ package mailparse
 
 import (
 	"bytes"
+	"encoding/base64"
+	"errors"
 	"io"
 	"mime"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
 )
 
-// wordDecoder decodes RFC 2047 encoded words with the go-message charset
-// table. A word in an unknown charset keeps its decoded bytes (made valid
-// UTF-8 later) instead of failing the whole header.
+// wordDecoder decodes single RFC 2047 encoded words with the go-message
+// charset table for net/mail's address parser. A word in an unknown charset
+// keeps its decoded bytes (made valid UTF-8 later) instead of failing the
+// whole header.
 var wordDecoder = &mime.WordDecoder{CharsetReader: lenientCharsetReader}
 
 func lenientCharsetReader(cs string, input io.Reader) (io.Reader, error) {
@@ -26,11 +30,245 @@ func lenientCharsetReader(cs string, input io.Reader) (io.Reader, error) {
 // DecodeHeader decodes the RFC 2047 encoded words of a header value in any
 // charset go-message knows and returns valid UTF-8. It never fails: words
 // that cannot be decoded are kept as they are.
+//
+// It reads words as mime.WordDecoder.DecodeHeader does, with one
+// difference: adjacent encoded words (separated by linear white space
+// only, which RFC 2047 section 6.2 says to drop) in the same charset are
+// converted as one run, their decoded bytes joined first. RFC 2047 section
+// 5 forbids splitting a character across words, but mailers that cut words
+// at a byte count do it to GBK and Big5 text, and converting each word on
+// its own turns both halves of the split character into U+FFFD.
 func DecodeHeader(s string) string {
-	if d, err := wordDecoder.DecodeHeader(s); err == nil {
-		s = d
+	i := strings.Index(s, "=?")
+	if i < 0 {
+		return validUTF8(s)
 	}
-	return validUTF8(s)
+	var out strings.Builder
+	out.Grow(len(s))
+	out.WriteString(s[:i])
+	s = s[i:]
+
+	var run []byte // decoded bytes of the current run of adjacent words
+	runCharset := ""
+	inRun := false // s follows an encoded word, maybe after white space
+	flush := func() {
+		if inRun {
+			convertWords(&out, runCharset, run)
+			run, inRun = run[:0], false
+		}
+	}
+	for {
+		start := strings.Index(s, "=?")
+		if start < 0 {
+			break
+		}
+		cs, content, n, ok := encodedWord(s[start:])
+		if n == 0 {
+			break // no complete word from here on: the rest is text
+		}
+		if !ok { // a word whose text does not decode is kept as written
+			flush()
+			out.WriteString(s[:start+n])
+			s = s[start+n:]
+			continue
+		}
+		if !inRun || hasNonWhitespace(s[:start]) {
+			flush()
+			out.WriteString(s[:start])
+		} else if !strings.EqualFold(cs, runCharset) {
+			flush()
+		}
+		if !inRun {
+			runCharset, inRun = cs, true
+		}
+		run = append(run, content...)
+		s = s[start+n:]
+	}
+	flush()
+	out.WriteString(s)
+	return validUTF8(out.String())
+}
+
+// joinAdjacentWords rewrites each run of two or more adjacent encoded
+// words in one charset as a single "B" word holding their joined bytes and
+// leaves the rest of s as written. net/mail's address parser decodes the
+// words of a display name one at a time (through wordDecoder), which would
+// garble a character cut between two words as DecodeHeader explains; the
+// joined word gives it whole characters.
+func joinAdjacentWords(s string) string {
+	if strings.Count(s, "=?") < 2 {
+		return s
+	}
+	var out strings.Builder
+	for {
+		start := strings.Index(s, "=?")
+		if start < 0 {
+			break
+		}
+		cs, content, n, ok := encodedWord(s[start:])
+		if n == 0 {
+			break
+		}
+		out.WriteString(s[:start])
+		end, words := start+n, 1
+		for ok {
+			rest := s[end:]
+			k := strings.Index(rest, "=?")
+			if k < 0 || hasNonWhitespace(rest[:k]) {
+				break
+			}
+			cs2, more, n2, ok2 := encodedWord(rest[k:])
+			if !ok2 || !strings.EqualFold(cs, cs2) {
+				break
+			}
+			content = append(content, more...)
+			end, words = end+k+n2, words+1
+		}
+		if words == 1 {
+			out.WriteString(s[start:end])
+		} else {
+			out.WriteString("=?" + cs + "?B?" + base64.StdEncoding.EncodeToString(content) + "?=")
+		}
+		s = s[end:]
+	}
+	out.WriteString(s)
+	return out.String()
+}
+
+// encodedWord reads the encoded word "=?charset?encoding?text?=" at the
+// start of s, with the syntax mime.WordDecoder.DecodeHeader accepts. It
+// returns the charset (without an RFC 2231 "*language" suffix), the
+// decoded bytes and the length of the word; n is 0 when s does not hold a
+// complete word, ok false when its text does not decode.
+func encodedWord(s string) (cs string, content []byte, n int, ok bool) {
+	cur := len("=?")
+	i := strings.IndexByte(s[cur:], '?')
+	if i < 0 {
+		return "", nil, 0, false
+	}
+	cs = s[cur : cur+i]
+	cur += i + 1
+	if len(s) < cur+len("Q??=") || s[cur+1] != '?' {
+		return "", nil, 0, false
+	}
+	enc := s[cur]
+	cur += 2
+	j := strings.Index(s[cur:], "?=")
+	if j < 0 {
+		return "", nil, 0, false
+	}
+	text := s[cur : cur+j]
+	n = cur + j + len("?=")
+	var err error
+	switch enc {
+	case 'B', 'b':
+		content, err = base64.StdEncoding.DecodeString(text)
+	case 'Q', 'q':
+		content, err = qDecode(text)
+	default:
+		return "", nil, n, false
+	}
+	if err != nil {
+		return "", nil, n, false
+	}
+	if k := strings.IndexByte(cs, '*'); k >= 0 { // RFC 2231 section 5
+		cs = cs[:k]
+	}
+	return cs, content, n, true
+}
+
+// qDecode decodes the "Q" encoding of RFC 2047 section 4.2 as
+// mime.WordDecoder does.
+func qDecode(s string) ([]byte, error) {
+	dec := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '_':
+			dec = append(dec, ' ')
+		case c == '=':
+			if i+2 >= len(s) {
+				return nil, errBadWord
+			}
+			b, ok := unhex(s[i+1], s[i+2])
+			if !ok {
+				return nil, errBadWord
+			}
+			dec = append(dec, b)
+			i += 2
+		case (c <= '~' && c >= ' ') || c == '\n' || c == '\r' || c == '\t':
+			dec = append(dec, c)
+		default:
+			return nil, errBadWord
+		}
+	}
+	return dec, nil
+}
+
+var errBadWord = errors.New("mailparse: invalid encoded word")
+
+func unhex(a, b byte) (byte, bool) {
+	hi, ok1 := fromHex(a)
+	lo, ok2 := fromHex(b)
+	return hi<<4 | lo, ok1 && ok2
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// convertWords writes the decoded bytes b of a run of words in charset cs
+// as UTF-8 (the result may still hold invalid UTF-8, which DecodeHeader
+// replaces). Bytes in an unknown charset are written unchanged.
+func convertWords(out *strings.Builder, cs string, b []byte) {
+	switch {
+	case strings.EqualFold(cs, "utf-8"):
+		out.Write(b)
+	case strings.EqualFold(cs, "iso-8859-1"):
+		for _, c := range b {
+			out.WriteRune(rune(c))
+		}
+	case strings.EqualFold(cs, "us-ascii"):
+		for _, c := range b {
+			if c >= utf8.RuneSelf {
+				out.WriteRune(unicode.ReplacementChar)
+			} else {
+				out.WriteByte(c)
+			}
+		}
+	default:
+		r, err := charset.Reader(strings.ToLower(cs), bytes.NewReader(b))
+		if err != nil || r == nil {
+			out.Write(b)
+			return
+		}
+		d, err := io.ReadAll(r)
+		if err != nil {
+			out.Write(b)
+			return
+		}
+		out.Write(d)
+	}
+}
+
+// hasNonWhitespace reports whether s holds anything but the linear white
+// space that may separate encoded words.
+func hasNonWhitespace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // validUTF8 replaces invalid UTF-8 sequences with U+FFFD.

@@ -4,12 +4,23 @@
 //
 // It is a thin layer over github.com/emersion/go-message: headers are read
 // with its textproto package, transfer encodings and charsets are undone by
-// message.New (charsets registered by importing go-message/charset), RFC 2047
-// words are decoded with mime.WordDecoder over charset.Reader and parameters
-// with go-message's header helpers (mime.ParseMediaType). The one addition is
-// RFC 2231 extended filenames in charsets other than UTF-8 ("filename*=GBK'zh'
-// %B7%A2..."), which mime.ParseMediaType drops or mangles and which are
-// common in Chinese mail.
+// message.New (charsets registered by importing go-message/charset) and
+// parameters are read with go-message's header helpers (mime.ParseMediaType).
+// The additions, each for mail common in the wild that those reject or
+// garble:
+//   - RFC 2231 extended filenames in charsets other than UTF-8
+//     ("filename*=GBK'zh'%B7%A2..."), which mime.ParseMediaType drops or
+//     mangles and which are common in Chinese mail.
+//   - A lenient parameter scanner (scanParams), used when
+//     mime.ParseMediaType rejects a Content-Type ("boundary=----=_Part_0"
+//     unquoted, "name=a b", a repeated charset) so that the boundary and
+//     charset survive, and for RFC 2231 pieces; it honours quoted strings.
+//   - DecodeHeader, the module's RFC 2047 decoder (package subject uses it
+//     too): it reads words as mime.WordDecoder does but converts adjacent
+//     words in one charset together, so a GBK or Big5 character cut
+//     between two words is not lost.
+//   - A top-level header line textproto.ReadHeader rejects (an mbox "From "
+//     line, a line without a colon) is skipped instead of failing the parse.
 //
 // Decisions:
 //   - The input is hostile. Limits are enforced while reading: the size of
@@ -23,8 +34,11 @@
 //     the bytes are kept and invalid UTF-8 is replaced by U+FFFD. Every
 //     string in a Message is valid UTF-8.
 //   - Best effort: a truncated or malformed multipart keeps what was read
-//     before the damage. Parse fails only when there is no usable header or
-//     the damage leaves nothing at all.
+//     before the damage. Parse fails only when there is no usable header
+//     (no line of the header block reads as a field) or the damage leaves
+//     nothing at all. The lenient parameter and header readers run only
+//     after the strict ones have failed, so well-formed mail does not pay
+//     for them.
 //   - Body selection: the first text/plain part and the first text/html part
 //     that have neither an attachment disposition nor a filename are the
 //     body. Every other leaf part, including later text parts, is an

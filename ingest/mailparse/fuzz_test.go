@@ -14,6 +14,15 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(raw)
 	}
+	// The lenient paths: skipped header lines, parameters that
+	// mime.ParseMediaType rejects, words split inside a character.
+	for _, s := range []string{
+		"From x@y Mon Jan  1 00:00:00 2024\r\nFrom: a@b.c\r\nbroken line\r\n\r\nbody\r\n",
+		"Content-Type: multipart/mixed; boundary=--=_P; x=a b\r\n\r\n----=_P\r\nContent-Type: text/plain; charset=gbk; charset=big5\r\n\r\n\xb7\xa2\r\n----=_P--\r\n",
+		"Subject: =?GBK?B?udjT2rc=?= =?GBK?B?osax?=\r\nFrom: =?GBK?Q?=D5?= =?GBK?Q?=C5?= <a@b.c>\r\nContent-Disposition: attachment; filename*0=\"a;b\"; x=\"\\\"; filename*=x\"\r\n\r\nx",
+	} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		lim := Limits{MaxDecodedBytes: 1 << 20, MaxHeaderBytes: 64 << 10}
 		m, err := Parse(raw, lim)

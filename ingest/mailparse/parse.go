@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-message/mail"
@@ -45,7 +46,7 @@ func ParseReader(r io.Reader, lim Limits) (*Message, error) {
 	budget := &budgetReader{r: r}
 	budget.arm(int64(lim.MaxHeaderBytes))
 	br := bufio.NewReader(budget)
-	h, err := textproto.ReadHeader(br)
+	h, err := readHeader(br, lim.MaxHeaderFields)
 	budget.disarm()
 	if budget.tripped {
 		return nil, fmt.Errorf("mailparse: header larger than %d bytes: %w", lim.MaxHeaderBytes, ErrLimit)
@@ -79,6 +80,58 @@ func ParseReader(r io.Reader, lim Limits) (*Message, error) {
 
 var errNoHeader = errors.New("no header fields")
 
+// readHeader reads the top-level header block like textproto.ReadHeader,
+// which stops at the first line it cannot read as a field. Mail has such
+// lines: an mbox "From " line left in front by a forwarding MTA, a field
+// without a colon from a broken script. Losing the whole message to one of
+// them would suspend it as unparseable, so a line ReadHeader rejects is
+// skipped (with its continuation lines) and reading goes on. Only what is
+// parsed changes: the raw message the caller keeps is not touched. A
+// well-formed header is read once, by ReadHeader alone.
+func readHeader(br *bufio.Reader, maxFields int) (textproto.Header, error) {
+	h, err := textproto.ReadHeader(br)
+	if err == nil || !malformedLine(err) {
+		return h, err
+	}
+	// ReadHeader has consumed the bad line: keep the fields read so far,
+	// read on, then read the good fields (raw, in order) as one header.
+	first := err
+	var good []byte
+	skipped := 0
+	for {
+		for f := h.Fields(); f.Next(); {
+			raw, _ := f.Raw() // fields read from input keep their raw bytes
+			good = append(good, raw...)
+		}
+		if err == nil {
+			break
+		}
+		if !malformedLine(err) {
+			return h, err
+		}
+		// Skipped lines count as fields: a block of them is read, one
+		// ReadHeader call each, only up to the field limit.
+		if skipped++; skipped > maxFields {
+			return h, fmt.Errorf("%d malformed header lines, more than %d: %w", skipped, maxFields, ErrLimit)
+		}
+		h, err = textproto.ReadHeader(br)
+	}
+	if len(good) == 0 {
+		return h, first // nothing but bad lines: not a message
+	}
+	good = append(good, "\r\n"...)
+	return textproto.ReadHeader(bufio.NewReader(bytes.NewReader(good)))
+}
+
+// malformedLine reports whether err is textproto.ReadHeader rejecting a
+// line (a line without a colon, a key with a space, a first line that
+// starts with white space), as opposed to failing to read. go-message has
+// no error value for it; TestReadHeaderSkipsMalformedLines notices if its
+// message changes.
+func malformedLine(err error) bool {
+	return strings.HasPrefix(err.Error(), "message: malformed MIME header")
+}
+
 // fillHeader sets the fields that come from the top-level header.
 func fillHeader(m *Message) {
 	h := &m.Header
@@ -100,7 +153,7 @@ func fillHeader(m *Message) {
 	if d, err := h.Date(); err == nil {
 		m.Date = d
 	}
-	mt, params := mediaType(h.Header)
+	mt, params, _ := mediaType(h.Header)
 	m.ContentType = mt
 	if mt == "multipart/report" {
 		m.ReportType = lower(params["report-type"])

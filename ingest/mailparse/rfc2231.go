@@ -15,19 +15,19 @@ import (
 // mime.ParseMediaType drops those, so "filename*=GBK'zh'%B7%A2..." would be
 // lost. The value is converted with the go-message charset table.
 func rfc2231Param(value, name string) string {
+	if !strings.Contains(value, "*") {
+		return "" // no extended parameter at all: the common case
+	}
 	type piece struct {
 		n       int
 		encoded bool
 		v       string
 	}
 	var pieces []piece
-	for _, p := range strings.Split(value, ";") {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok {
-			continue
-		}
-		k = strings.ToLower(strings.TrimSpace(k))
-		v = strings.Trim(strings.TrimSpace(v), `"`)
+	var seen [1001]bool // piece numbers are 0..1000
+	// scanParams honours quoted strings: a ';' or "filename*=" inside the
+	// quoted value of another parameter is not a piece.
+	for k, v := range scanParams(value) {
 		rest, ok := strings.CutPrefix(k, name+"*")
 		if !ok {
 			continue
@@ -41,6 +41,10 @@ func rfc2231Param(value, name string) string {
 			}
 			pc.n = n
 		}
+		if seen[pc.n] {
+			continue // a repeated piece: the first counts
+		}
+		seen[pc.n] = true
 		pieces = append(pieces, pc)
 	}
 	if len(pieces) == 0 {

@@ -35,11 +35,15 @@ func (w *walker) entity(h textproto.Header, body io.Reader, depth int, related b
 		return fmt.Errorf("mailparse: more than %d parts: %w", w.lim.MaxParts, ErrLimit)
 	}
 	hdr := message.Header{Header: h}
-	mt, params := mediaType(hdr)
+	mt, params, recovered := mediaType(hdr)
 	if strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" {
 		return w.multipart(body, mt, params["boundary"], depth)
 	}
-	return w.leaf(hdr, body, mt, related)
+	bodyHdr := hdr
+	if recovered {
+		bodyHdr = readableContentType(hdr, mt, params)
+	}
+	return w.leaf(hdr, bodyHdr, body, mt, related)
 }
 
 // multipart iterates the parts of one multipart body. Each part header is
@@ -77,8 +81,25 @@ func (w *walker) multipart(body io.Reader, mt, boundary string, depth int) error
 	}
 }
 
+// readableContentType returns a copy of hdr whose Content-Type holds mt and
+// the charset mediaType recovered, which message.New can read (it parses
+// the header itself and would not convert the charset). hdr itself is kept
+// for the rest (filename, disposition) and is the caller's Message.Header
+// at the top level.
+func readableContentType(hdr message.Header, mt string, params map[string]string) message.Header {
+	hdr = hdr.Copy()
+	var keep map[string]string
+	if cs := params["charset"]; cs != "" {
+		keep = map[string]string{"charset": cs}
+	}
+	hdr.SetContentType(mt, keep)
+	return hdr
+}
+
 // leaf reads one non-multipart entity as a body part or an attachment.
-func (w *walker) leaf(hdr message.Header, raw io.Reader, mt string, related bool) error {
+// bodyHdr is hdr, or the copy of readableContentType that message.New is
+// given to convert the charset of a body part.
+func (w *walker) leaf(hdr, bodyHdr message.Header, raw io.Reader, mt string, related bool) error {
 	disp := disposition(hdr)
 	filename := partFilename(hdr)
 	isBody := (mt == "text/plain" && w.msg.Text == "") || (mt == "text/html" && w.msg.HTML == "")
@@ -97,7 +118,7 @@ func (w *walker) leaf(hdr message.Header, raw io.Reader, mt string, related bool
 		return nil
 	}
 
-	e, _ := message.New(hdr, raw) // unknown charset: body stays raw, made valid UTF-8 below
+	e, _ := message.New(bodyHdr, raw) // unknown charset: body stays raw, made valid UTF-8 below
 	data, err := w.read(e.Body)
 	if err != nil {
 		return err

@@ -2,9 +2,11 @@
 // section 2 step 6) and reads and writes the "[Ticket#N]" tag.
 //
 // Decisions:
-//   - Normalize decodes RFC 2047 words itself (mime.WordDecoder with the
-//     go-message charset table; unknown charsets keep their bytes), so it
-//     accepts raw or decoded subjects. Invalid UTF-8 becomes U+FFFD.
+//   - Normalize decodes RFC 2047 words itself, with mailparse.DecodeHeader
+//     (the one decoder of the module: go-message charset table, unknown
+//     charsets keep their bytes, adjacent words in one charset joined
+//     before conversion), so it accepts raw or decoded subjects. Invalid
+//     UTF-8 becomes U+FFFD.
 //   - Case folding is strings.ToLower after NFC, not full Unicode case
 //     folding: it is what the merge rule needs and keeps results readable.
 //   - Reply/forward prefixes are only removed at the start, in any order and

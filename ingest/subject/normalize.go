@@ -1,23 +1,13 @@
 package subject
 
 import (
-	"io"
-	"mime"
 	"regexp"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
-	"github.com/emersion/go-message/charset"
+	"github.com/sobot/ticketmx/ingest/mailparse"
 	"golang.org/x/text/unicode/norm"
 )
-
-var wordDecoder = &mime.WordDecoder{CharsetReader: func(cs string, in io.Reader) (io.Reader, error) {
-	if r, err := charset.Reader(cs, in); err == nil && r != nil {
-		return r, nil
-	}
-	return in, nil
-}}
 
 // prefixRe matches one leading reply/forward prefix. Input is already
 // whitespace-folded and lower-cased, so ' ' is the only space.
@@ -43,12 +33,7 @@ func Normalize(s string) string {
 }
 
 func round(s string) string {
-	if d, err := wordDecoder.DecodeHeader(s); err == nil {
-		s = d
-	}
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
+	s = mailparse.DecodeHeader(s) // valid UTF-8
 	s = norm.NFC.String(s)
 	s = dropControls(s)
 	s = strings.ToLower(s)

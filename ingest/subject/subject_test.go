@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/sobot/ticketmx/ingest/mailparse"
 )
 
 func TestNormalize(t *testing.T) {
@@ -57,6 +59,11 @@ func TestNormalize(t *testing.T) {
 		{"=?GBK?B?u9i4tKO6t6LGsc7KzOI=?=", "发票问题"},
 		{"Re: =?ISO-8859-1?Q?Gr=FC=DFe?= aus =?UTF-8?Q?K=C3=B6ln?=", "grüße aus köln"},
 		{"=?x-unknown?Q?abc?= def", "abc def"},
+		// adjacent words cut inside a GBK / Big5 character are joined
+		// before conversion (关于发票的问题, 發票問題)
+		{"=?GBK?B?udjT2rc=?= =?GBK?B?osaxtcTOyszi?=", "关于发票的问题"},
+		{"Re: =?GBK?B?udjT2rc=?=\r\n =?GBK?B?osax?= [Ticket#9]", "关于发票"},
+		{"=?big5?B?tW+y?= =?big5?B?vLDdw0Q=?=", "發票問題"},
 		// NFC: decomposed e + combining acute equals precomposed é
 		{"Cafe\u0301 order", "café order"},
 		{"Café order", "café order"},
@@ -117,6 +124,7 @@ func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{
 		"Re: Fwd: [Ticket#1] hello", "回复：发票", "=?UTF-8?B?5Zue5aSN77ya?=", "AW: WG: x",
 		"Re[2]: x", "\u3000 x \u3000", "Cafe\u0301", "=?GBK?B?u9i4tKO6?=", "\xff\xfe",
+		"=?GBK?B?udjT2rc=?= =?GBK?B?osax?=", "=?big5*zh?Q?=B5o?= =?BIG5?Q?=B2=BC?=",
 	} {
 		f.Add(s)
 	}
@@ -135,6 +143,22 @@ func TestNormalizeDropsControls(t *testing.T) {
 	for _, in := range []string{"order status\x00AAAA", "=?utf-8?q?order_status=00AAAAAAAA?=", "order\x1bstatus"} {
 		if got := Normalize(in); strings.ContainsFunc(got, func(r rune) bool { return r < 0x20 }) {
 			t.Errorf("Normalize(%q) = %q keeps a control character", in, got)
+		}
+	}
+}
+
+// TestNormalizeDecodesLikeMailparse: Normalize decodes raw subjects with
+// mailparse.DecodeHeader, so a raw subject and the decoded one that
+// mailparse.Message.Subject holds normalize alike.
+func TestNormalizeDecodesLikeMailparse(t *testing.T) {
+	for _, raw := range []string{
+		"=?GBK?B?udjT2rc=?= =?GBK?B?osaxtcTOyszi?=",
+		"Re: =?ISO-8859-1?Q?Gr=FC=DFe?= aus =?UTF-8?Q?K=C3=B6ln?=",
+		"=?utf-8*en?Q?Caf=C3=A9?=",
+		"=?x-unknown?Q?abc?= def",
+	} {
+		if got, want := Normalize(raw), Normalize(mailparse.DecodeHeader(raw)); got != want {
+			t.Errorf("Normalize(%q) = %q, of the decoded subject %q", raw, got, want)
 		}
 	}
 }

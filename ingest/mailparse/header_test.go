@@ -1,0 +1,60 @@
+package mailparse
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestReadHeaderSkipsMalformedLines: a header line go-message rejects is
+// skipped instead of failing the parse; the raw message is not changed.
+func TestReadHeaderSkipsMalformedLines(t *testing.T) {
+	tests := []struct{ name, header string }{
+		{"mbox From line", "From alice@x Mon Jan  1 00:00:00 2024\nFrom: a@b.c\nSubject: hi\n"},
+		{"mbox From line without time", "From alice@x\nFrom: a@b.c\nSubject: hi\n"},
+		{"no colon", "From: a@b.c\nX-Broken header line\nSubject: hi\n"},
+		{"no colon, continued", "From: a@b.c\nX-Broken header line\n more of it\nSubject: hi\n"},
+		{"space in key", "From: a@b.c\nX Bad: v\nSubject: hi\n"},
+		{"several", "From x\nFrom: a@b.c\nbroken\nalso broken\nSubject: hi\nlast broken\n"},
+		{"leading space", " folded: nothing\nFrom: a@b.c\nSubject: hi\n"},
+		{"last line", "From: a@b.c\nSubject: hi\nbroken\n"},
+	}
+	for _, tt := range tests {
+		raw := crlf([]byte(tt.header + "Content-Type: text/plain\n\nbody\n"))
+		kept := bytes.Clone(raw)
+		m, err := Parse(raw, Limits{})
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if m.Subject != "hi" || m.From.Address != "a@b.c" || m.Text != "body\n" || m.ContentType != "text/plain" {
+			t.Errorf("%s: subject %q from %q text %q type %q", tt.name, m.Subject, m.From.Address, m.Text, m.ContentType)
+		}
+		if n := m.Header.Len(); n != 3 {
+			t.Errorf("%s: %d header fields, want 3", tt.name, n)
+		}
+		if !bytes.Equal(raw, kept) {
+			t.Errorf("%s: Parse changed its input", tt.name)
+		}
+	}
+}
+
+func TestReadHeaderMalformedErrors(t *testing.T) {
+	// Nothing but bad lines is still no header, with go-message's error:
+	// if it no longer starts like this, malformedLine needs a new test.
+	_, err := Parse([]byte("this is not a mail\r\nnor this\r\n\r\nbody\r\n"), Limits{})
+	if err == nil || !strings.Contains(err.Error(), "message: malformed MIME header line: this is not a mail") {
+		t.Errorf("garbage: err = %v", err)
+	}
+	// Skipped lines count against the field limit.
+	many := "From: a@b.c\r\n" + strings.Repeat("bad\r\n", 50) + "\r\nbody\r\n"
+	if _, err := Parse([]byte(many), Limits{MaxHeaderFields: 20}); !errors.Is(err, ErrLimit) {
+		t.Errorf("50 bad lines, limit 20: err = %v, want ErrLimit", err)
+	}
+	// The header size limit still holds.
+	big := "From: a@b.c\r\n" + strings.Repeat("bad line\r\n", 200) + "\r\nbody\r\n"
+	if _, err := Parse([]byte(big), Limits{MaxHeaderBytes: 1000}); !errors.Is(err, ErrLimit) {
+		t.Errorf("2 KB of bad lines, limit 1000 bytes: err = %v, want ErrLimit", err)
+	}
+}
