@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
@@ -20,6 +19,9 @@ import (
 var wordDecoder = &mime.WordDecoder{CharsetReader: lenientCharsetReader}
 
 func lenientCharsetReader(cs string, input io.Reader) (io.Reader, error) {
+	if k := strings.IndexByte(cs, '*'); k >= 0 { // an RFC 2231 section 5 language
+		cs = cs[:k]
+	}
 	r, err := charset.Reader(cs, input)
 	if err != nil || r == nil {
 		return input, nil
@@ -39,54 +41,15 @@ func lenientCharsetReader(cs string, input io.Reader) (io.Reader, error) {
 // at a byte count do it to GBK and Big5 text, and converting each word on
 // its own turns both halves of the split character into U+FFFD.
 func DecodeHeader(s string) string {
-	i := strings.Index(s, "=?")
-	if i < 0 {
+	if !strings.Contains(s, "=?") {
 		return validUTF8(s)
 	}
-	var out strings.Builder
-	out.Grow(len(s))
-	out.WriteString(s[:i])
-	s = s[i:]
-
-	var run []byte // decoded bytes of the current run of adjacent words
-	runCharset := ""
-	inRun := false // s follows an encoded word, maybe after white space
-	flush := func() {
-		if inRun {
-			convertWords(&out, runCharset, run)
-			run, inRun = run[:0], false
-		}
+	// The lenient charset reader never fails, so neither does this.
+	d, err := wordDecoder.DecodeHeader(joinAdjacentWords(s))
+	if err != nil {
+		return validUTF8(s)
 	}
-	for {
-		start := strings.Index(s, "=?")
-		if start < 0 {
-			break
-		}
-		cs, content, n, ok := encodedWord(s[start:])
-		if n == 0 {
-			break // no complete word from here on: the rest is text
-		}
-		if !ok { // a word whose text does not decode is kept as written
-			flush()
-			out.WriteString(s[:start+n])
-			s = s[start+n:]
-			continue
-		}
-		if !inRun || hasNonWhitespace(s[:start]) {
-			flush()
-			out.WriteString(s[:start])
-		} else if !strings.EqualFold(cs, runCharset) {
-			flush()
-		}
-		if !inRun {
-			runCharset, inRun = cs, true
-		}
-		run = append(run, content...)
-		s = s[start+n:]
-	}
-	flush()
-	out.WriteString(s)
-	return validUTF8(out.String())
+	return validUTF8(d)
 }
 
 // joinAdjacentWords rewrites each run of two or more adjacent encoded
@@ -222,40 +185,6 @@ func fromHex(c byte) (byte, bool) {
 		return c - 'a' + 10, true
 	}
 	return 0, false
-}
-
-// convertWords writes the decoded bytes b of a run of words in charset cs
-// as UTF-8 (the result may still hold invalid UTF-8, which DecodeHeader
-// replaces). Bytes in an unknown charset are written unchanged.
-func convertWords(out *strings.Builder, cs string, b []byte) {
-	switch {
-	case strings.EqualFold(cs, "utf-8"):
-		out.Write(b)
-	case strings.EqualFold(cs, "iso-8859-1"):
-		for _, c := range b {
-			out.WriteRune(rune(c))
-		}
-	case strings.EqualFold(cs, "us-ascii"):
-		for _, c := range b {
-			if c >= utf8.RuneSelf {
-				out.WriteRune(unicode.ReplacementChar)
-			} else {
-				out.WriteByte(c)
-			}
-		}
-	default:
-		r, err := charset.Reader(strings.ToLower(cs), bytes.NewReader(b))
-		if err != nil || r == nil {
-			out.Write(b)
-			return
-		}
-		d, err := io.ReadAll(r)
-		if err != nil {
-			out.Write(b)
-			return
-		}
-		out.Write(d)
-	}
 }
 
 // hasNonWhitespace reports whether s holds anything but the linear white

@@ -150,3 +150,17 @@ func TestJoinAdjacentWords(t *testing.T) {
 		}
 	}
 }
+
+// A word's RFC 2231 language suffix ("gbk*zh") does not hide its charset,
+// alone or in a run.
+func TestDecodeHeaderLanguageSuffix(t *testing.T) {
+	for in, want := range map[string]string{
+		"=?GBK*zh?B?udjT2g==?=":                "关于",
+		"=?GBK*zh?B?udjT2rc=?= =?GBK?B?osax?=": "关于发票",
+		"=?utf-8*en?q?caf=C3=A9?=":             "café",
+	} {
+		if got := DecodeHeader(in); got != want {
+			t.Errorf("DecodeHeader(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
