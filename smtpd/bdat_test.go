@@ -85,3 +85,25 @@ func TestBDATSize(t *testing.T) {
 		}
 	}
 }
+
+// A chunk larger than go-smtp's read buffer is read partly during the DATA
+// phase; the command lines after the message are inspected again, and a
+// second CHUNKING message on the session is content, not commands.
+func TestBDATBigChunks(t *testing.T) {
+	e := startServer(t, nil)
+	c := dial(t, e.addr)
+	c.greet()
+	send := func(body string) {
+		c.cmd("MAIL FROM:<a@example.org>", "250")
+		c.cmd("RCPT TO:<"+testRcpt+">", "250")
+		c.write("BDAT " + strconv.Itoa(len(body)) + " LAST\r\n" + body)
+		c.expect("250")
+	}
+	send("Subject: one\r\n\r\n" + strings.Repeat(strings.Repeat("y", 70)+"\r\n", 110))
+	send("Subject: two\r\n\r\n" + strings.Repeat("Get back to me when it ships, please.\r\n", 110))
+	c.write("GET / HTTP/1.1\r\n")
+	c.expect("421 4.7.0")
+	if n := e.del.count.Load(); n != 2 {
+		t.Fatalf("%d delivered, want 2", n)
+	}
+}

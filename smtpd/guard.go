@@ -52,6 +52,9 @@ type guardConn struct {
 	// never reaches the session's check.
 	dotTail []byte
 	dotCR   bool
+	// dataPrimed: a DATA line was just read, and the scan of its body
+	// started with it (beginData must not reset it).
+	dataPrimed bool
 
 	// replying is held while kill writes its last reply. Once killed,
 	// go-smtp's next Read fails and go-smtp closes the connection (the
@@ -110,10 +113,16 @@ func (g *guardConn) Read(b []byte) (int, error) {
 
 	n, err := g.Conn.Read(b)
 	if n > 0 && inspect {
-		if g.httpRequest(b[:n]) {
+		g.mu.Lock() // endData resets the line state from the session's goroutine
+		http, body := g.httpRequest(b[:n])
+		g.mu.Unlock()
+		if http {
 			g.kill(replyHTTP)
 			g.awaitReply()
 			return 0, errKilled
+		}
+		if len(body) > 0 {
+			g.scanDotCR(body)
 		}
 	}
 	if n > 0 && inData {
@@ -146,7 +155,11 @@ const maxLineHead = 40
 // back to me" must not end the connection. (A BDAT command go-smtp refuses
 // is followed by no chunk; what comes next is skipped anyway, and answered
 // as unknown commands.)
-func (g *guardConn) httpRequest(b []byte) bool {
+//
+// A client that sends the message right behind its DATA line, without
+// waiting for 354, has part of the body in this read, before the session
+// starts the DATA phase: that part is returned as body, for scanDotCR.
+func (g *guardConn) httpRequest(b []byte) (http bool, body []byte) {
 	for len(b) > 0 {
 		if g.skip > 0 {
 			k := min(g.skip, uint64(len(b)))
@@ -165,11 +178,15 @@ func (g *guardConn) httpRequest(b []byte) bool {
 			head := bytes.ToUpper(g.lineHead)
 			for _, v := range httpVerbs {
 				if bytes.HasPrefix(head, v) {
-					return true
+					return true, nil
 				}
 			}
 		}
 		switch {
+		case c == '\n' && isDataLine(g.lineHead):
+			g.lineHead = g.lineHead[:0]
+			g.dotTail, g.dotCR, g.dataPrimed = append(g.dotTail[:0], '\n'), false, true
+			return false, b
 		case c == '\n':
 			g.skip = bdatSize(g.lineHead)
 			g.lineHead = g.lineHead[:0]
@@ -177,7 +194,13 @@ func (g *guardConn) httpRequest(b []byte) bool {
 			g.lineHead, g.midLine = g.lineHead[:0], true
 		}
 	}
-	return false
+	return false, nil
+}
+
+// isDataLine reports a DATA command line.
+func isDataLine(line []byte) bool {
+	line = bytes.TrimRight(line, "\r\n")
+	return bytes.EqualFold(bytes.TrimRight(line, " "), []byte("DATA"))
 }
 
 // bdatSize is the chunk size of a "BDAT <size>[ LAST]" line, or 0.
@@ -299,7 +322,10 @@ func (g *guardConn) beginData(dataTimeout time.Duration) {
 	defer g.mu.Unlock()
 	g.inData, g.busy = true, true
 	// DATA starts at the beginning of a line.
-	g.dotTail, g.dotCR = append(g.dotTail[:0], '\n'), false
+	if !g.dataPrimed {
+		g.dotTail, g.dotCR = append(g.dotTail[:0], '\n'), false
+	}
+	g.dataPrimed = false
 	if dataTimeout <= 0 {
 		dataTimeout = 10 * time.Minute
 	}
@@ -312,6 +338,9 @@ func (g *guardConn) endData() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.inData = false
+	// What go-smtp reads next starts a command line. The octets of a BDAT
+	// chunk read during the DATA phase were not counted off skip.
+	g.skip, g.lineHead, g.midLine = 0, g.lineHead[:0], false
 }
 
 // shutdownIdle answers 421 and closes the connection if it is not in a

@@ -133,3 +133,22 @@ func TestCRCRLFBeforeEndOfData(t *testing.T) {
 		t.Fatalf("%d delivered", n)
 	}
 }
+
+// A client that sends the body right behind its DATA line, without waiting
+// for 354, has the bare CR after a dot seen too.
+func TestDotBareCRWithDataLine(t *testing.T) {
+	e := startServer(t, nil)
+	c := dial(t, e.addr)
+	c.greet()
+	c.cmd("MAIL FROM:<a@example.org>", "250 ")
+	c.cmd("RCPT TO:<"+testRcpt+">", "250 ")
+	c.write("DATA\r\nFrom: a@example.org\r\nSubject: x\r\n\r\nline1\r\n.\rhidden\r\n.\r\n")
+	c.expect("354")
+	c.expect("550 5.6.0")
+	// And an ordinary message sent the same way is delivered.
+	c.cmd("MAIL FROM:<a@example.org>", "250 ")
+	c.cmd("RCPT TO:<"+testRcpt+">", "250 ")
+	c.write("DATA\r\nSubject: y\r\n\r\nline1\r\n..dot\r\n.\r\n")
+	c.expect("354")
+	c.expect("250 ")
+}
