@@ -106,3 +106,47 @@ func TestProxyHeaderWaitBounded(t *testing.T) {
 	}
 	newClient(t, next).greet()
 }
+
+// A listener can move to a wider address on its own port in one reload
+// (the old one is let go first); the port serves throughout and after.
+func TestApplyWidenAddress(t *testing.T) {
+	e := startServer(t, nil)
+	_, port, _ := net.SplitHostPort(e.addr)
+	cfg := testConfig()
+	cfg.SMTP.Listen = []string{"0.0.0.0:" + port}
+	e.cfg.Store(cfg)
+	if err := e.srv.Apply(cfg); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if addrs := e.srv.Addrs(); len(addrs) != 1 || addrs["0.0.0.0:"+port] == nil {
+		t.Fatalf("listeners: %v", addrs)
+	}
+	c := dial(t, e.addr)
+	c.greet()
+	c.cmd("NOOP", "250 ")
+}
+
+// When the retry fails too, the listeners let go are open again.
+func TestApplyRetryFailsRestores(t *testing.T) {
+	e := startServer(t, nil)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := testConfig()
+	cfg.SMTP.Listen = []string{busy.Addr().String()}
+	if err := e.srv.Apply(cfg); err == nil {
+		t.Fatal("Apply onto a busy port succeeded")
+	}
+	addrs := e.srv.Addrs()
+	if len(addrs) != 1 || addrs["127.0.0.1:0"] == nil {
+		t.Fatalf("listeners after a refused Apply: %v", addrs)
+	}
+	if got := addrs["127.0.0.1:0"].String(); got != e.addr {
+		t.Fatalf("reopened on %s, was %s", got, e.addr)
+	}
+	c := dial(t, e.addr)
+	c.greet()
+	c.cmd("NOOP", "250 ")
+}

@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/emersion/go-smtp"
 
@@ -94,6 +96,10 @@ func New(opts Options) *Server {
 // certificate is read and every new address bound before anything changes,
 // and on any error what was bound is closed again, the error returned and
 // the server left as it was (a reload is refused whole, SPEC section 7).
+// When a new address is taken, the listeners the config drops are closed
+// and the bind tried once more, so that a listener can move to a wider
+// address on its port (127.0.0.1:25 to 0.0.0.0:25); if that fails too they
+// are opened again, on their addresses, which they held a moment before.
 //
 // Turning STARTTLS off takes a restart (go-smtp offers it from a setting
 // fixed at New), so a config without certificate files keeps the one in
@@ -106,40 +112,28 @@ func (s *Server) Apply(cfg *config.Config) error {
 	want := wantedListeners(cfg)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var errs []error
 	opened := map[string]net.Listener{}
-	for _, a := range slices.Sorted(maps.Keys(want)) {
-		if want[a] == kindTLS && cert == nil {
-			errs = append(errs, &ListenError{Addr: a, Err: errors.New("implicit TLS needs smtp.tls.cert_file and key_file")})
-			continue
-		}
-		if _, open := s.listeners[a]; open {
-			continue
-		}
-		l, err := net.Listen("tcp", a)
-		if err != nil {
-			errs = append(errs, &ListenError{Addr: a, Err: err})
-			continue
-		}
-		opened[a] = l
+	errs := s.bindNew(want, cert, opened)
+	var released map[string]*openListener
+	if addrInUse(errs) {
+		// A listener this config drops may hold the port a new one
+		// needs (127.0.0.1:25 widened to 0.0.0.0:25): let those go and
+		// try once more; they are opened again if it still fails.
+		released = s.releaseUnwanted(want)
+		errs = s.bindNew(want, cert, opened)
 	}
 	if len(errs) > 0 {
 		for _, l := range opened {
 			l.Close()
 		}
-		return errors.Join(errs...)
+		return errors.Join(append(errs, s.restore(released)...)...)
 	}
 	if cert != nil {
 		s.certs.cert.Store(cert)
 	}
+	s.releaseUnwanted(want)
 	for a, ol := range s.listeners {
-		k, ok := want[a]
-		switch {
-		case !ok:
-			ol.l.Close()
-			delete(s.listeners, a)
-			s.opts.Log.Info("smtp listener closed", "listen", a, "kind", ol.kind.String())
-		case k != ol.kind:
+		if k := want[a]; k != ol.kind {
 			ol.l.setKind(k)
 			s.opts.Log.Info("smtp listener changed", "listen", a, "from", ol.kind.String(), "kind", k.String())
 			ol.kind = k
@@ -149,6 +143,72 @@ func (s *Server) Apply(cfg *config.Config) error {
 		s.serveLocked(a, opened[a], want[a])
 	}
 	return nil
+}
+
+// bindNew binds every address of want that is neither open nor in opened,
+// adding each to opened, and returns what failed.
+func (s *Server) bindNew(want map[string]listenKind, cert *tls.Certificate, opened map[string]net.Listener) []error {
+	var errs []error
+	for _, a := range slices.Sorted(maps.Keys(want)) {
+		if want[a] == kindTLS && cert == nil {
+			errs = append(errs, &ListenError{Addr: a, Err: errors.New("implicit TLS needs smtp.tls.cert_file and key_file")})
+			continue
+		}
+		if _, open := s.listeners[a]; open {
+			continue
+		}
+		if _, done := opened[a]; done {
+			continue
+		}
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			errs = append(errs, &ListenError{Addr: a, Err: err})
+			continue
+		}
+		opened[a] = l
+	}
+	return errs
+}
+
+// releaseUnwanted closes the listeners want does not name (their sessions
+// go on) and returns them.
+func (s *Server) releaseUnwanted(want map[string]listenKind) map[string]*openListener {
+	out := map[string]*openListener{}
+	for a, ol := range s.listeners {
+		if _, ok := want[a]; !ok {
+			ol.l.Close()
+			delete(s.listeners, a)
+			out[a] = ol
+			s.opts.Log.Info("smtp listener closed", "listen", a, "kind", ol.kind.String())
+		}
+	}
+	return out
+}
+
+// restore opens again the listeners releaseUnwanted closed, for an Apply
+// that failed after all; what cannot be reopened is returned.
+func (s *Server) restore(released map[string]*openListener) []error {
+	var errs []error
+	for _, a := range slices.Sorted(maps.Keys(released)) {
+		// The address it had bound, so a configured port 0 stays the same.
+		l, err := net.Listen("tcp", released[a].l.Addr().String())
+		if err != nil {
+			errs = append(errs, &ListenError{Addr: a, Err: fmt.Errorf("reopen after a refused reload: %w", err)})
+			continue
+		}
+		s.serveLocked(a, l, released[a].kind)
+	}
+	return errs
+}
+
+// addrInUse reports whether one of errs is an address already in use.
+func addrInUse(errs []error) bool {
+	for _, err := range errs {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return true
+		}
+	}
+	return false
 }
 
 // ListenError is an SMTP listener Apply could not open; Addr is the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -254,5 +255,32 @@ func TestCheckConfigRefusesWhatServeRefuses(t *testing.T) {
 				t.Errorf("%s: stderr %q lacks %q", name, errb.String(), w)
 			}
 		}
+	}
+}
+
+// The metrics listener can move to a wider address on its own port in one
+// reload: the new address is bound once the old server has let it go.
+func TestHTTPListenerWidensOnItsPort(t *testing.T) {
+	h := &httpListener{key: "metrics.listen", name: "metrics", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })}
+	defer h.close()
+	c, err := h.prepare("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.commit()
+	port := h.boundAddr().(*net.TCPAddr).Port
+	wide := fmt.Sprintf("0.0.0.0:%d", port)
+	if c, err = h.prepare(wide); err != nil {
+		t.Fatalf("prepare %s: %v", wide, err)
+	}
+	c.commit()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatalf("after widening: %v", err)
+	}
+	resp.Body.Close()
+	if got := h.boundAddr().String(); !strings.HasSuffix(got, fmt.Sprintf(":%d", port)) || h.addr != wide {
+		t.Fatalf("bound %s, addr %s", got, h.addr)
 	}
 }

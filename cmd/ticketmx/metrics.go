@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -166,6 +167,7 @@ type httpListener struct {
 	mu      sync.Mutex
 	addr    string
 	srv     *http.Server
+	ln      net.Listener // srv's; closed here too, as srv.Close misses it before Serve starts
 	bound   net.Addr
 }
 
@@ -175,6 +177,10 @@ type httpChange struct {
 	addr string
 	l    net.Listener // bound, not yet served; nil to close or keep
 	keep bool         // addr is the current one: nothing to do
+	// rebind: addr is on the port the running server holds (127.0.0.1:9325
+	// widened to 0.0.0.0:9325), so it is bound at commit, once that
+	// server has let the port go.
+	rebind bool
 }
 
 // prepare binds addr ("" means no listener) without touching the running
@@ -187,11 +193,22 @@ func (h *httpListener) prepare(addr string) (*httpChange, error) {
 		return c, nil
 	}
 	l, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) && samePort(addr, h.bound) {
+		c.rebind = true
+		return c, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot listen on %s: %w", h.key, addr, err)
 	}
 	c.l = l
 	return c, nil
+}
+
+// samePort reports whether addr names the port of bound.
+func samePort(addr string, bound net.Addr) bool {
+	ta, ok := bound.(*net.TCPAddr)
+	_, port, err := net.SplitHostPort(addr)
+	return ok && err == nil && port == strconv.Itoa(ta.Port)
 }
 
 // commit closes the old server and serves on the new address.
@@ -204,16 +221,27 @@ func (c *httpChange) commit() {
 	defer h.mu.Unlock()
 	if h.srv != nil {
 		h.srv.Close()
-		h.srv, h.bound = nil, nil
+		h.ln.Close()
+		h.srv, h.ln, h.bound = nil, nil, nil
 		h.log.Info(h.name+" closed", "addr", h.addr)
 	}
 	h.addr = c.addr
+	if c.rebind {
+		// The port was this server's a moment ago; if another program
+		// took it meanwhile, the reload has gone too far to be refused.
+		l, err := net.Listen("tcp", c.addr)
+		if err != nil {
+			h.log.Error(h.name+" cannot listen after a reload", "key", h.key, "addr", c.addr, "err", err)
+			return
+		}
+		c.l = l
+	}
 	if c.l == nil {
 		return
 	}
 	l := c.l
 	h.srv = &http.Server{Handler: h.handler, ReadHeaderTimeout: 10 * time.Second}
-	h.bound = l.Addr()
+	h.ln, h.bound = l, l.Addr()
 	go func(srv *http.Server) {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			h.log.Error(h.name+" stopped", "err", err)
