@@ -38,7 +38,7 @@
 //	none/invalid      SPF fail and no valid DKIM at all       fail
 //	none/invalid      anything else                           none
 //	any               From with several domains               fail
-//	any               From not a mailbox list, or ambiguous   fail
+//	any               From with no readable mailbox, ambiguous fail
 //
 // sp= applies when the record was found at the organizational domain and
 // the From domain is a subdomain of it; pct= is ignored (the whole policy
@@ -48,10 +48,11 @@
 //
 // The From domains are those of every mailbox of the From field(s), parsed
 // the way ingest/mailparse first parses the list the ticket's customer comes
-// from. A From that is not a mailbox list, or whose customer (mailparse
-// salvages addresses from broken lists) is not one of its mailboxes, gets
-// dmarc=permerror and verdict "fail": the domain is never guessed, since a
-// guess could differ from the sender the agent sees (RFC 7489 section 6.6.1).
+// from. A From net/mail cannot read (a raw 8-bit name, an unquoted comma) is
+// judged by the mailbox mailparse salvages from it, the sender the agent
+// sees; one with no such mailbox, or whose customer is not one of its
+// mailboxes, gets dmarc=permerror and verdict "fail". The domain is never
+// guessed otherwise (RFC 7489 section 6.6.1).
 //
 // A DNS temperror that could change the verdict (the DMARC record lookup;
 // SPF of an aligned domain; a DKIM key of an aligned signature; with no

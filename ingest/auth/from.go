@@ -26,15 +26,18 @@ var fromParser = mail.AddressParser{WordDecoder: &mime.WordDecoder{
 // normalized, one per mailbox: DMARC applies to the RFC5322.From domain and
 // a From with several mailboxes has each one evaluated (RFC 7489 sections
 // 3.1 and 6.6.1). It fails when a From field is not a mailbox list, or
-// when the mailbox the ticket shows as its customer (mailparse, which
-// salvages addresses from malformed lists) is not among them: the domain is
-// then never guessed, since a guess can differ from what the agent sees
-// ("From: ceo@bank.example, <x@evil.example" shows ceo@bank.example).
+// when the mailbox the ticket shows as its customer (mailparse) is not
+// among them. A From net/mail cannot read is judged by the mailbox
+// mailparse salvages from it, the one the ticket shows, and fails only when
+// there is none: the domain is never guessed, since a guess can differ
+// from what the agent sees ("From: ceo@bank.example, <x@evil.example" shows
+// ceo@bank.example, so bank.example's policy applies).
 // No From field, or only empty ones, is no domain and no error.
 func fromDomains(raw []byte) ([]string, error) {
 	fields, _ := parseHeader(raw)
 	var out []string
 	var fromFields [][]byte
+	var parseErr error
 	for _, f := range fields {
 		if !strings.EqualFold(f.name, "From") {
 			continue
@@ -46,13 +49,23 @@ func fromDomains(raw []byte) ([]string, error) {
 		}
 		list, err := fromParser.ParseList(v)
 		if err != nil {
-			return nil, fmt.Errorf("From is not a valid mailbox list (%s)", strings.TrimPrefix(err.Error(), "mail: "))
+			parseErr = err
+			continue
 		}
 		for _, a := range list {
 			out = append(out, domainOf(a.Address))
 		}
 	}
-	if c := customerDomain(fromFields); c != "" && !slices.Contains(out, c) {
+	c := customerDomain(fromFields)
+	switch {
+	case parseErr != nil && c == "":
+		return nil, fmt.Errorf("From is not a valid mailbox list (%s)", strings.TrimPrefix(parseErr.Error(), "mail: "))
+	case parseErr != nil:
+		// A sloppy From (raw 8-bit name, unquoted comma, an address as
+		// the name) that mailparse still reads: the domain judged is the
+		// one the ticket shows, which is all a guess could get wrong.
+		out = append(out, c)
+	case c != "" && !slices.Contains(out, c):
 		return nil, fmt.Errorf("From is ambiguous (the ticket would show a sender at %s)", c)
 	}
 	return out, nil
