@@ -109,10 +109,18 @@ func readHeader(br *bufio.Reader, maxFields int) (textproto.Header, error) {
 		if !malformedLine(err) {
 			return h, err
 		}
-		// Skipped lines count as fields: a block of them is read, one
-		// ReadHeader call each, only up to the field limit.
-		if skipped++; skipped > maxFields {
-			return h, fmt.Errorf("%d malformed header lines, more than %d: %w", skipped, maxFields, ErrLimit)
+		// One bad line is skipped (and a leading mbox "From " line).
+		// More are far more likely a body that lost its blank line:
+		// its lines would be skipped one by one, or read as fields, and
+		// the ticket would show no text, so the parse fails as before and
+		// the message is suspended, raw, for an operator to see.
+		if !mboxFromLine(err, len(good) == 0 && skipped == 0) {
+			if skipped++; skipped > maxSkippedLines {
+				if len(good) == 0 {
+					return h, first // nothing but bad lines: not a message
+				}
+				return h, fmt.Errorf("mailparse: more than %d malformed header lines (a missing blank line?): %w", maxSkippedLines, first)
+			}
 		}
 		h, err = textproto.ReadHeader(br)
 	}
@@ -121,6 +129,15 @@ func readHeader(br *bufio.Reader, maxFields int) (textproto.Header, error) {
 	}
 	good = append(good, "\r\n"...)
 	return textproto.ReadHeader(bufio.NewReader(bytes.NewReader(good)))
+}
+
+// maxSkippedLines is how many malformed header lines readHeader skips.
+const maxSkippedLines = 1
+
+// mboxFromLine reports whether err rejects an mbox "From " separator line
+// at the very start of the header (first).
+func mboxFromLine(err error, first bool) bool {
+	return first && strings.HasPrefix(err.Error(), "message: malformed MIME header line: From ")
 }
 
 // malformedLine reports whether err is textproto.ReadHeader rejecting a
