@@ -36,7 +36,7 @@ func (s *listenSet) add(ps *problems, path, addr string, smtp bool) {
 			ps.add(path, "%q is already used by %s (%q)", addr, prev.path, prev.addr)
 			return
 		case hostsOverlap(la.host, prev.host):
-			ps.add(path, "%q and %s (%q) take the same port: a listener on every interface takes the port on each address", addr, prev.path, prev.addr)
+			ps.add(path, "%q and %s (%q) take the same port (a listener on every interface, or localhost, takes it on 127.0.0.1 too)", addr, prev.path, prev.addr)
 			return
 		}
 	}
@@ -61,11 +61,11 @@ func canonicalHost(h string) string {
 
 // hostsOverlap reports whether listening on a and on b, both canonical and
 // different, with the same port fails: one of them is every interface, or
-// one is "localhost" and the other a loopback address it resolves to.
+// one is "localhost" and the other 127.0.0.1 (Go listens on a name's first
+// IPv4 address only, so "localhost" and "[::1]" do not clash).
 func hostsOverlap(a, b string) bool {
 	if a == "*" || b == "*" {
 		return true
 	}
-	loopback := func(h string) bool { return h == "127.0.0.1" || h == "::1" }
-	return (a == "localhost" && loopback(b)) || (b == "localhost" && loopback(a))
+	return (a == "localhost" && b == "127.0.0.1") || (b == "localhost" && a == "127.0.0.1")
 }

@@ -77,10 +77,10 @@ metrics: {listen: ":25"}`,
 			}},
 		{`smtp: {listen: ["0.0.0.0:25"]}
 metrics: {listen: "127.0.0.1:25"}`,
-			[]string{`metrics.listen: "127.0.0.1:25" and smtp.listen[0] ("0.0.0.0:25") take the same port: a listener on every interface takes the port on each address`}},
+			[]string{`metrics.listen: "127.0.0.1:25" and smtp.listen[0] ("0.0.0.0:25") take the same port (a listener on every interface, or localhost, takes it on 127.0.0.1 too)`}},
 		{`smtp: {listen: ["localhost:2525"]}
 metrics: {listen: "127.0.0.1:2525"}`,
-			[]string{`metrics.listen: "127.0.0.1:2525" and smtp.listen[0] ("localhost:2525") take the same port: a listener on every interface takes the port on each address`}},
+			[]string{`metrics.listen: "127.0.0.1:2525" and smtp.listen[0] ("localhost:2525") take the same port (a listener on every interface, or localhost, takes it on 127.0.0.1 too)`}},
 		{`smtp: {listen: ["127.0.0.1:2525"]}
 metrics: {listen: "[::ffff:127.0.0.1]:2525"}`,
 			[]string{`metrics.listen: "[::ffff:127.0.0.1]:2525" is already used by smtp.listen[0] ("127.0.0.1:2525")`}},
@@ -91,7 +91,9 @@ metrics: {listen: "[::ffff:127.0.0.1]:2525"}`,
 		{`smtp: {listen: ["127.0.0.1:0", "0.0.0.0:0"]}
 metrics: {listen: "127.0.0.1:0"}
 debug: {pprof_listen: ":0"}`, nil},
-		// Different addresses, or different ports, do not clash.
+		// Different addresses, or different ports, do not clash; Go
+		// listens on localhost's first IPv4 address only.
+		{`smtp: {listen: ["localhost:2525", "[::1]:2525"]}`, nil},
 		{`smtp: {listen: ["127.0.0.1:25", "127.0.0.2:25", "[::1]:25"]}
 metrics: {listen: "127.0.0.1:9325"}
 debug: {pprof_listen: "127.0.0.1:6060"}`, nil},
