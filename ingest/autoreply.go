@@ -39,6 +39,9 @@ var autoReplyPrefixes = []string{
 	// Outlook and Exchange: English, German, Simplified and Traditional
 	// Chinese, Japanese; Chinese clients write ASCII or full-width colons.
 	"automatic reply:", "automatische antwort:",
+	// What responders without those clients write (the bare words were
+	// signals before; only the prefix with its colon is now).
+	"auto reply:", "auto-reply:", "autoreply:", "out of office:", "abwesenheitsnotiz:",
 	"自动答复:", "自动答复：", "自動回覆:", "自動回覆：", "自動応答:", "自動応答：",
 	// QQ Mail, NetEase (163/126) and Foxmail.
 	"自动回复:", "自动回复：",

@@ -52,6 +52,7 @@ func TestAutoReplySubject(t *testing.T) {
 	for _, subj := range []string{
 		"自动回复: 我在休假", "自动回复：Re: [Ticket#5] 打印机坏了", "自動回覆：休暇中", "自动答复: Printer broken",
 		"Automatic reply: Printer broken", "AUTOMATIC REPLY: x", "  Automatische Antwort: Drucker", "自動応答: 不在のお知らせ",
+		"Out of Office: Re: printer", "Auto Reply: Re: printer", "AutoReply: x", "Auto-Reply: x", "Abwesenheitsnotiz: Drucker",
 	} {
 		if !autoReplySubject(subj) {
 			t.Errorf("%q: not an auto-reply subject", subj)
