@@ -107,3 +107,23 @@ func TestBDATBigChunks(t *testing.T) {
 		t.Fatalf("%d delivered, want 2", n)
 	}
 }
+
+// Two BDAT messages pipelined back to back (RFC 3030 with RFC 2920): the
+// second chunk's size is read with the first message, and its content,
+// which comes in a later read, is still skipped.
+func TestBDATPipelinedPair(t *testing.T) {
+	e := startServer(t, nil)
+	c := dial(t, e.addr)
+	c.greet()
+	body2 := "Subject: two\r\n\r\n" + strings.Repeat("Get back to me when it ships, please.\r\n", 110)
+	c.write("MAIL FROM:<a@example.org>\r\nRCPT TO:<" + testRcpt + ">\r\nBDAT 20 LAST\r\nSubject: one\r\n\r\nhi\r\n" +
+		"MAIL FROM:<a@example.org>\r\nRCPT TO:<" + testRcpt + ">\r\nBDAT " + strconv.Itoa(len(body2)) + " LAST\r\n")
+	time.Sleep(100 * time.Millisecond)
+	c.write(body2)
+	for range 6 {
+		c.expect("250")
+	}
+	if n := e.del.count.Load(); n != 2 {
+		t.Fatalf("%d delivered, want 2", n)
+	}
+}

@@ -55,6 +55,7 @@ type guardConn struct {
 	// dataPrimed: a DATA line was just read, and the scan of its body
 	// started with it (beginData must not reset it).
 	dataPrimed bool
+	bdat       bool // the data phase is a BDAT one
 
 	// replying is held while kill writes its last reply. Once killed,
 	// go-smtp's next Read fails and go-smtp closes the connection (the
@@ -108,7 +109,11 @@ func (g *guardConn) Read(b []byte) (int, error) {
 			return 0, errKilled
 		}
 	}
-	inspect, inData := !g.tls && !g.inData, !g.tls && g.inData
+	// A BDAT phase is framed by chunk sizes, so its command lines are
+	// followed (and its chunks skipped) throughout; a DATA body is not
+	// inspected but scanned for what go-smtp's unstuffing hides.
+	inspect := !g.tls && (!g.inData || g.bdat)
+	inData := !g.tls && g.inData && !g.bdat
 	g.mu.Unlock()
 
 	n, err := g.Conn.Read(b)
@@ -315,12 +320,12 @@ func (g *guardConn) setTop(c net.Conn) {
 	}
 }
 
-// beginData starts the DATA phase: every read gets the command timeout,
-// the whole body at most dataTimeout.
-func (g *guardConn) beginData(dataTimeout time.Duration) {
+// beginData starts the DATA phase (a BDAT one when bdat): every read gets
+// the command timeout, the whole body at most dataTimeout.
+func (g *guardConn) beginData(dataTimeout time.Duration, bdat bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.inData, g.busy = true, true
+	g.inData, g.busy, g.bdat = true, true, bdat
 	// DATA starts at the beginning of a line.
 	if !g.dataPrimed {
 		g.dotTail, g.dotCR = append(g.dotTail[:0], '\n'), false
@@ -338,9 +343,11 @@ func (g *guardConn) endData() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.inData = false
-	// What go-smtp reads next starts a command line. The octets of a BDAT
-	// chunk read during the DATA phase were not counted off skip.
-	g.skip, g.lineHead, g.midLine = 0, g.lineHead[:0], false
+	if !g.bdat {
+		// What go-smtp reads after a DATA body starts a command line.
+		g.skip, g.lineHead, g.midLine = 0, g.lineHead[:0], false
+	}
+	g.bdat = false
 }
 
 // shutdownIdle answers 421 and closes the connection if it is not in a

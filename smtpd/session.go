@@ -182,7 +182,10 @@ func (s *session) Data(r io.Reader) error {
 // returns the reply to send (nil for 250) and the internal error to log.
 func (s *session) data(r io.Reader, t *Transaction, tx *transaction) (*smtp.SMTPError, error) {
 	if s.guard != nil {
-		s.guard.beginData(s.cfg.SMTP.DataTimeout)
+		// go-smtp v0.25.1 hands a BDAT message over through an io.Pipe
+		// and a DATA one through its dot-unstuffing reader.
+		_, bdat := r.(*io.PipeReader)
+		s.guard.beginData(s.cfg.SMTP.DataTimeout, bdat)
 		defer s.guard.endData()
 	}
 	limit := s.cfg.SMTP.MaxMessageBytes
