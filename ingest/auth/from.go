@@ -50,6 +50,10 @@ func fromDomains(raw []byte) ([]string, error) {
 		list, err := fromParser.ParseList(v)
 		if err != nil {
 			parseErr = err
+			// Every domain the value names still counts, so that a
+			// broken list cannot hide a second domain from the rule
+			// that several domains fail.
+			out = append(out, mentionedDomains(v)...)
 			continue
 		}
 		for _, a := range list {
@@ -63,8 +67,11 @@ func fromDomains(raw []byte) ([]string, error) {
 	case parseErr != nil:
 		// A sloppy From (raw 8-bit name, unquoted comma, an address as
 		// the name) that mailparse still reads: the domain judged is the
-		// one the ticket shows, which is all a guess could get wrong.
-		out = append(out, c)
+		// one the ticket shows, and any other one the value names makes
+		// it "several domains".
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
 	case c != "" && !slices.Contains(out, c):
 		return nil, fmt.Errorf("From is ambiguous (the ticket would show a sender at %s)", c)
 	}
@@ -90,4 +97,24 @@ func customerDomain(fromFields [][]byte) string {
 		return ""
 	}
 	return domainOf(m.From.Address)
+}
+
+// mentionedDomains returns the domain after every '@' in v, normalized
+// (the characters a domain or address literal can hold), in order.
+func mentionedDomains(v string) []string {
+	var out []string
+	for i := strings.IndexByte(v, '@'); i >= 0; i = strings.IndexByte(v, '@') {
+		v = v[i+1:]
+		end := strings.IndexFunc(v, func(r rune) bool {
+			return !(r == '.' || r == '-' || r == '[' || r == ']' || r == ':' || r >= '0' && r <= '9' ||
+				r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= 0x80)
+		})
+		if end < 0 {
+			end = len(v)
+		}
+		if d := domainOf("x@" + v[:end]); d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -32,11 +32,17 @@ func TestFromDomainIsTheTicketsFrom(t *testing.T) {
 		// A comment that looks like an angle address after a GBK name:
 		// the mailbox is ceo@example.com, not x@evil.example.
 		{"gbk name and <...> in a comment", "=?gbk?B?zfXX3A==?= <ceo@example.com> (<x@evil.example>)", "x@evil.example", ipBad, "fail", "example.com", "fail", "dmarc=fail (p=reject) for example.com"},
-		// Not a mailbox list: mailparse salvages ceo@example.com for the
-		// ticket, and example.com's policy applies; the old fallback
-		// judged evil.example.
-		{"unterminated second mailbox", "ceo@example.com, <x@evil.example", "x@evil.example", ipBad, "fail", "example.com", "fail", "dmarc=fail (p=reject) for example.com"},
-		{"trailing open comment", "CEO <ceo@example.com>, x@evil.example (", "x@evil.example", ipBad, "fail", "example.com", "fail", "dmarc=fail (p=reject) for example.com"},
+		// Not a mailbox list, and a second domain in it: several domains
+		// fail, however broken the list (the old fallback judged
+		// evil.example alone).
+		{"unterminated second mailbox", "ceo@example.com, <x@evil.example", "x@evil.example", ipBad, "permerror", "example.com,evil.example", "fail", "several domains"},
+		{"trailing open comment", "CEO <ceo@example.com>, x@evil.example (", "x@evil.example", ipBad, "permerror", "example.com,evil.example", "fail", "several domains"},
+		{"unquoted comma before the bank", "x@evil.example, Bank, CEO <ceo@example.com>", "x@evil.example", ipBad, "permerror", "evil.example,example.com", "fail", "several domains"},
+		{"raw 8-bit name before the bank", "x@evil.example, \xd5\xc5 <ceo@example.com>", "x@evil.example", ipBad, "permerror", "evil.example,example.com", "fail", "several domains"},
+		{"second From field broken", "x@evil.example\r\nFrom: Bank, CEO <ceo@example.com>", "x@evil.example", ipBad, "permerror", "evil.example,example.com", "fail", "several domains"},
+		// Not a mailbox list, one domain: mailparse salvages it for the
+		// ticket, and its policy applies.
+		{"open comment", "CEO <ceo@example.com> (", "x@evil.example", ipBad, "fail", "example.com", "fail", "dmarc=fail (p=reject) for example.com"},
 		{"no @", "ceo", "x@evil.example", ipBad, "permerror", "", "fail", "From is not a valid mailbox list"},
 		// Sloppy but real: net/mail refuses them, the mailbox is clear,
 		// and authenticated mail from it passes.
@@ -78,7 +84,7 @@ func TestFromDomains(t *testing.T) {
 		{"Subject: no From\r\n", nil, ""},
 		{"From: \r\n", nil, ""},
 		// net/mail refuses these; the mailbox mailparse reads is judged.
-		{"From: ceo@example.com, <x@evil.example\r\n", []string{"example.com"}, ""},
+		{"From: ceo@example.com, <x@evil.example\r\n", []string{"example.com", "evil.example"}, ""},
 		{"From: <x@evil.example\r\n", []string{"evil.example"}, ""},
 		{"From: Doe, Alice <alice@example.com>\r\n", []string{"example.com"}, ""},
 		{"From: garbage <\r\n", nil, "not a valid mailbox list"},
