@@ -133,3 +133,25 @@ func TestApplyWidenAddress(t *testing.T) {
 	c.greet()
 	c.cmd("NOOP", "250 ")
 }
+
+// A reload refused for a port another program holds leaves the listeners
+// it would drop alone: a connection waiting in one is not lost.
+func TestApplyRefusedKeepsWaitingConnections(t *testing.T) {
+	e := startServer(t, func(c *config.Config) { c.SMTP.ProxyProtocol = true })
+	waiting := dialFrom(t, "127.0.0.1", e.addr)
+	time.Sleep(20 * time.Millisecond)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := testConfig()
+	cfg.SMTP.Listen = []string{busy.Addr().String()}
+	if err := e.srv.Apply(cfg); err == nil {
+		t.Fatal("Apply onto a busy port succeeded")
+	}
+	if _, err := waiting.Write([]byte("PROXY TCP4 198.51.100.7 192.0.2.1 4000 25\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	newClient(t, waiting).greet()
+}

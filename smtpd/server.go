@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -115,11 +116,11 @@ func (s *Server) Apply(cfg *config.Config) error {
 	opened := map[string]net.Listener{}
 	errs := s.bindNew(want, cert, opened)
 	var released map[string]*openListener
-	if addrInUse(errs) {
-		// A listener this config drops may hold the port a new one
-		// needs (127.0.0.1:25 widened to 0.0.0.0:25): let those go and
-		// try once more; they are opened again if it still fails.
-		released = s.releaseUnwanted(want)
+	if blocking := s.blockingUnwanted(want, errs); len(blocking) > 0 {
+		// A listener this config drops holds the port a new one needs
+		// (127.0.0.1:25 widened to 0.0.0.0:25): let those go and try
+		// once more; they are opened again if it still fails.
+		released = s.release(blocking)
 		errs = s.bindNew(want, cert, opened)
 	}
 	if len(errs) > 0 {
@@ -131,7 +132,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 	if cert != nil {
 		s.certs.cert.Store(cert)
 	}
-	s.releaseUnwanted(want)
+	s.release(s.unwanted(want))
 	for a, ol := range s.listeners {
 		if k := want[a]; k != ol.kind {
 			ol.l.setKind(k)
@@ -170,22 +171,60 @@ func (s *Server) bindNew(want map[string]listenKind, cert *tls.Certificate, open
 	return errs
 }
 
-// releaseUnwanted closes the listeners want does not name (their sessions
-// go on) and returns them.
-func (s *Server) releaseUnwanted(want map[string]listenKind) map[string]*openListener {
-	out := map[string]*openListener{}
-	for a, ol := range s.listeners {
+// unwanted is the names of the open listeners want does not name.
+func (s *Server) unwanted(want map[string]listenKind) []string {
+	var out []string
+	for a := range s.listeners {
 		if _, ok := want[a]; !ok {
-			ol.l.Close()
-			delete(s.listeners, a)
-			out[a] = ol
-			s.opts.Log.Info("smtp listener closed", "listen", a, "kind", ol.kind.String())
+			out = append(out, a)
 		}
 	}
 	return out
 }
 
-// restore opens again the listeners releaseUnwanted closed, for an Apply
+// blockingUnwanted is the listeners want drops that hold the port of an
+// address errs says is in use: only such a bind can be ours to free.
+func (s *Server) blockingUnwanted(want map[string]listenKind, errs []error) []string {
+	var out []string
+	for _, a := range s.unwanted(want) {
+		for _, err := range errs {
+			var le *ListenError
+			if errors.As(err, &le) && errors.Is(err, syscall.EADDRINUSE) && sharesPort(le.Addr, s.listeners[a].l.Addr()) {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// sharesPort reports whether binding addr can fail because of bound: the
+// same port, and one of them every interface, or addr localhost.
+func sharesPort(addr string, bound net.Addr) bool {
+	ta, ok := bound.(*net.TCPAddr)
+	host, port, err := net.SplitHostPort(addr)
+	if !ok || err != nil || port != strconv.Itoa(ta.Port) {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "" || host == "localhost" || ta.IP.IsUnspecified() || (ip != nil && (ip.IsUnspecified() || ip.Equal(ta.IP)))
+}
+
+// release closes the named listeners (their sessions go on) and returns
+// them.
+func (s *Server) release(names []string) map[string]*openListener {
+	out := map[string]*openListener{}
+	for _, a := range names {
+		ol := s.listeners[a]
+		ol.l.Close()
+		delete(s.listeners, a)
+		out[a] = ol
+		s.opts.Log.Info("smtp listener closed", "listen", a, "kind", ol.kind.String())
+	}
+	return out
+}
+
+// restore opens again the listeners release closed, for an Apply
 // that failed after all; what cannot be reopened is returned.
 func (s *Server) restore(released map[string]*openListener) []error {
 	var errs []error
@@ -199,16 +238,6 @@ func (s *Server) restore(released map[string]*openListener) []error {
 		s.serveLocked(a, l, released[a].kind)
 	}
 	return errs
-}
-
-// addrInUse reports whether one of errs is an address already in use.
-func addrInUse(errs []error) bool {
-	for _, err := range errs {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return true
-		}
-	}
-	return false
 }
 
 // ListenError is an SMTP listener Apply could not open; Addr is the

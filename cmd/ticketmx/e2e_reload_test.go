@@ -284,3 +284,31 @@ func TestHTTPListenerWidensOnItsPort(t *testing.T) {
 		t.Fatalf("bound %s, addr %s", got, h.addr)
 	}
 }
+
+// Another program on the same port at another address is not this
+// server's: moving there is refused at prepare, and metrics keep serving.
+func TestHTTPListenerRefusesForeignPort(t *testing.T) {
+	h := &httpListener{key: "metrics.listen", name: "metrics", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })}
+	defer h.close()
+	c, err := h.prepare("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.commit()
+	port := h.boundAddr().(*net.TCPAddr).Port
+	other, err := net.Listen("tcp", fmt.Sprintf("127.0.0.2:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if c, err := h.prepare(fmt.Sprintf("127.0.0.2:%d", port)); err == nil {
+		c.commit()
+		t.Fatalf("prepare accepted a port another program holds; bound %v", h.boundAddr())
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatalf("metrics after a refused move: %v", err)
+	}
+	resp.Body.Close()
+}

@@ -193,7 +193,7 @@ func (h *httpListener) prepare(addr string) (*httpChange, error) {
 		return c, nil
 	}
 	l, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) && samePort(addr, h.bound) {
+	if errors.Is(err, syscall.EADDRINUSE) && widens(addr, h.bound) {
 		c.rebind = true
 		return c, nil
 	}
@@ -204,11 +204,16 @@ func (h *httpListener) prepare(addr string) (*httpChange, error) {
 	return c, nil
 }
 
-// samePort reports whether addr names the port of bound.
-func samePort(addr string, bound net.Addr) bool {
+// widens reports whether addr is every interface on bound's port, the
+// one case where the port it finds taken is this server's own.
+func widens(addr string, bound net.Addr) bool {
 	ta, ok := bound.(*net.TCPAddr)
-	_, port, err := net.SplitHostPort(addr)
-	return ok && err == nil && port == strconv.Itoa(ta.Port)
+	host, port, err := net.SplitHostPort(addr)
+	if !ok || err != nil || port != strconv.Itoa(ta.Port) {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "" || (ip != nil && ip.IsUnspecified())
 }
 
 // commit closes the old server and serves on the new address.
@@ -219,20 +224,27 @@ func (c *httpChange) commit() {
 	h := c.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	bound := h.bound
 	if h.srv != nil {
 		h.srv.Close()
 		h.ln.Close()
 		h.srv, h.ln, h.bound = nil, nil, nil
 		h.log.Info(h.name+" closed", "addr", h.addr)
 	}
+	oldAddr, oldBound := h.addr, bound
 	h.addr = c.addr
 	if c.rebind {
-		// The port was this server's a moment ago; if another program
-		// took it meanwhile, the reload has gone too far to be refused.
+		// The port was this server's a moment ago. If another program
+		// took it meanwhile, the reload has gone too far to be refused:
+		// the old address is served again.
 		l, err := net.Listen("tcp", c.addr)
 		if err != nil {
-			h.log.Error(h.name+" cannot listen after a reload", "key", h.key, "addr", c.addr, "err", err)
-			return
+			h.log.Error(h.name+" cannot listen after a reload; staying on the old address", "key", h.key, "addr", c.addr, "err", err)
+			h.addr = oldAddr
+			if l, err = net.Listen("tcp", oldBound.String()); err != nil {
+				h.log.Error(h.name+" cannot listen on its old address either", "addr", oldBound.String(), "err", err)
+				return
+			}
 		}
 		c.l = l
 	}
