@@ -17,6 +17,7 @@ func TestReadHeaderSkipsMalformedLines(t *testing.T) {
 		{"no colon, continued", "From: a@b.c\nX-Broken header line\n more of it\nSubject: hi\n"},
 		{"space in key", "From: a@b.c\nX Bad: v\nSubject: hi\n"},
 		{"mbox From line and one more", "From x\nFrom: a@b.c\nbroken\nSubject: hi\n"},
+		{"mbox From line with its date, and one more", "From alice@example.com Mon Jan  1 00:00:00 2024\nFrom: a@b.c\nbroken\nSubject: hi\n"},
 		{"leading space", " folded: nothing\nFrom: a@b.c\nSubject: hi\n"},
 		{"last line", "From: a@b.c\nSubject: hi\nbroken\n"},
 	}
@@ -54,6 +55,7 @@ func TestReadHeaderMalformedErrors(t *testing.T) {
 		"missing blank line": "From: a@b.c\r\nSubject: refund\r\nHi, I want a refund for order 42.\r\nThanks\r\nNote: urgent\r\n",
 		"two bad lines":      "From: a@b.c\r\nbroken\r\nalso broken\r\nSubject: hi\r\n\r\nbody\r\n",
 		"many bad lines":     "From: a@b.c\r\n" + strings.Repeat("bad\r\n", 50) + "\r\nbody\r\n",
+		"many mbox lines":    strings.Repeat("From x\r\n", 3) + "From: a@b.c\r\nSubject: hi\r\n\r\nbody\r\n",
 	} {
 		if _, err := Parse([]byte(raw), Limits{}); err == nil || !strings.Contains(err.Error(), "malformed MIME header line") {
 			t.Errorf("%s: err = %v, want a malformed-line error", name, err)

@@ -97,7 +97,7 @@ func readHeader(br *bufio.Reader, maxFields int) (textproto.Header, error) {
 	// read on, then read the good fields (raw, in order) as one header.
 	first := err
 	var good []byte
-	skipped := 0
+	skipped, mbox := 0, false
 	for {
 		for f := h.Fields(); f.Next(); {
 			raw, _ := f.Raw() // fields read from input keep their raw bytes
@@ -114,7 +114,9 @@ func readHeader(br *bufio.Reader, maxFields int) (textproto.Header, error) {
 		// its lines would be skipped one by one, or read as fields, and
 		// the ticket would show no text, so the parse fails as before and
 		// the message is suspended, raw, for an operator to see.
-		if !mboxFromLine(err, len(good) == 0 && skipped == 0) {
+		if mboxFromLine(err, len(good) == 0 && skipped == 0 && !mbox) {
+			mbox = true
+		} else {
 			if skipped++; skipped > maxSkippedLines {
 				if len(good) == 0 {
 					return h, first // nothing but bad lines: not a message
@@ -135,9 +137,12 @@ func readHeader(br *bufio.Reader, maxFields int) (textproto.Header, error) {
 const maxSkippedLines = 1
 
 // mboxFromLine reports whether err rejects an mbox "From " separator line
-// at the very start of the header (first).
+// at the very start of the header (first). go-message calls the line a bad
+// line, or a bad key when its date holds a colon.
 func mboxFromLine(err error, first bool) bool {
-	return first && strings.HasPrefix(err.Error(), "message: malformed MIME header line: From ")
+	e := err.Error()
+	return first && (strings.HasPrefix(e, "message: malformed MIME header line: From ") ||
+		strings.HasPrefix(e, "message: malformed MIME header key: From "))
 }
 
 // malformedLine reports whether err is textproto.ReadHeader rejecting a
