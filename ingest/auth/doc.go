@@ -50,9 +50,10 @@
 // the way ingest/mailparse first parses the list the ticket's customer comes
 // from. A From net/mail cannot read (a raw 8-bit name, an unquoted comma) is
 // judged by the mailbox mailparse salvages from it, the sender the agent
-// sees; one with no such mailbox, or whose customer is not one of its
-// mailboxes, gets dmarc=permerror and verdict "fail". The domain is never
-// guessed otherwise (RFC 7489 section 6.6.1).
+// sees, if the value holds no other '@'; one with another '@' (it may name
+// a second mailbox), with no readable mailbox, or whose customer is not one
+// of its mailboxes gets dmarc=permerror and verdict "fail". The domain is
+// never guessed (RFC 7489 section 6.6.1).
 //
 // A DNS temperror that could change the verdict (the DMARC record lookup;
 // SPF of an aligned domain; a DKIM key of an aligned signature; with no

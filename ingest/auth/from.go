@@ -25,18 +25,20 @@ var fromParser = mail.AddressParser{WordDecoder: &mime.WordDecoder{
 // fromDomains returns the domains of every mailbox of raw's From field(s),
 // normalized, one per mailbox: DMARC applies to the RFC5322.From domain and
 // a From with several mailboxes has each one evaluated (RFC 7489 sections
-// 3.1 and 6.6.1). It fails when a From field is not a mailbox list, or
-// when the mailbox the ticket shows as its customer (mailparse) is not
-// among them. A From net/mail cannot read is judged by the mailbox
-// mailparse salvages from it, the one the ticket shows, and fails only when
-// there is none: the domain is never guessed, since a guess can differ
-// from what the agent sees ("From: ceo@bank.example, <x@evil.example" shows
-// ceo@bank.example, so bank.example's policy applies).
-// No From field, or only empty ones, is no domain and no error.
+// 3.1 and 6.6.1). It fails when the mailbox the ticket shows as its
+// customer (mailparse) is not among them. A From net/mail cannot read (a
+// raw 8-bit name, an unquoted comma) is judged by the mailbox mailparse
+// salvages from it, the one the ticket shows, but only when the value
+// holds no other '@': otherwise it may name a second mailbox, which
+// several domains would fail, so it fails ("ceo@bank.example,
+// <x@evil.example", "x@evil.example, Bank, CEO <ceo@ bank.example>"). The
+// domain is never guessed. No From field, or only empty ones, is no domain
+// and no error.
 func fromDomains(raw []byte) ([]string, error) {
 	fields, _ := parseHeader(raw)
 	var out []string
 	var fromFields [][]byte
+	var broken []string // the From values net/mail refuses
 	var parseErr error
 	for _, f := range fields {
 		if !strings.EqualFold(f.name, "From") {
@@ -50,39 +52,52 @@ func fromDomains(raw []byte) ([]string, error) {
 		list, err := fromParser.ParseList(v)
 		if err != nil {
 			parseErr = err
-			// Every domain the value names still counts, so that a
-			// broken list cannot hide a second domain from the rule
-			// that several domains fail.
-			out = append(out, mentionedDomains(v)...)
+			broken = append(broken, v)
 			continue
 		}
 		for _, a := range list {
 			out = append(out, domainOf(a.Address))
 		}
 	}
-	c := customerDomain(fromFields)
+	c := customerAddress(fromFields)
+	cd := domainOf(c)
 	switch {
 	case parseErr != nil && c == "":
 		return nil, fmt.Errorf("From is not a valid mailbox list (%s)", strings.TrimPrefix(parseErr.Error(), "mail: "))
+	case parseErr != nil && namesOthers(broken, c):
+		// Another '@' than the sender's own: the value may name a
+		// second mailbox (a broken list, "ceo@ bank.example") that
+		// several domains would fail; fail closed.
+		return nil, fmt.Errorf("From is ambiguous: not a valid mailbox list, and it names more than %s", c)
 	case parseErr != nil:
-		// A sloppy From (raw 8-bit name, unquoted comma, an address as
-		// the name) that mailparse still reads: the domain judged is the
-		// one the ticket shows, and any other one the value names makes
-		// it "several domains".
-		if !slices.Contains(out, c) {
-			out = append(out, c)
+		// A sloppy From with one mailbox (raw 8-bit name, unquoted
+		// comma): judged by the one the ticket shows.
+		if !slices.Contains(out, cd) {
+			out = append(out, cd)
 		}
-	case c != "" && !slices.Contains(out, c):
-		return nil, fmt.Errorf("From is ambiguous (the ticket would show a sender at %s)", c)
+	case cd != "" && !slices.Contains(out, cd):
+		return nil, fmt.Errorf("From is ambiguous (the ticket would show a sender at %s)", cd)
 	}
 	return out, nil
 }
 
-// customerDomain is the domain of the From address that mailparse, which
-// sets the ticket's customer, finds in fromFields (each a raw "From:" field
-// with its continuation lines); "" when it finds none. Only the From fields
-// are parsed: the rest of the message does not change that address.
-func customerDomain(fromFields [][]byte) string {
+// namesOthers reports whether a value in broken holds an '@' that is not
+// part of the address addr.
+func namesOthers(broken []string, addr string) bool {
+	addr = strings.ToLower(addr)
+	for _, v := range broken {
+		if strings.Contains(strings.ReplaceAll(strings.ToLower(v), addr, ""), "@") {
+			return true
+		}
+	}
+	return false
+}
+
+// customerAddress is the From address that mailparse, which sets the
+// ticket's customer, finds in fromFields (each a raw "From:" field with its
+// continuation lines); "" when it finds none. Only the From fields are
+// parsed: the rest of the message does not change that address.
+func customerAddress(fromFields [][]byte) string {
 	if len(fromFields) == 0 {
 		return ""
 	}
@@ -96,25 +111,5 @@ func customerDomain(fromFields [][]byte) string {
 	if err != nil {
 		return ""
 	}
-	return domainOf(m.From.Address)
-}
-
-// mentionedDomains returns the domain after every '@' in v, normalized
-// (the characters a domain or address literal can hold), in order.
-func mentionedDomains(v string) []string {
-	var out []string
-	for i := strings.IndexByte(v, '@'); i >= 0; i = strings.IndexByte(v, '@') {
-		v = v[i+1:]
-		end := strings.IndexFunc(v, func(r rune) bool {
-			return !(r == '.' || r == '-' || r == '[' || r == ']' || r == ':' || r >= '0' && r <= '9' ||
-				r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= 0x80)
-		})
-		if end < 0 {
-			end = len(v)
-		}
-		if d := domainOf("x@" + v[:end]); d != "" {
-			out = append(out, d)
-		}
-	}
-	return out
+	return m.From.Address
 }
