@@ -155,3 +155,26 @@ func TestApplyRefusedKeepsWaitingConnections(t *testing.T) {
 	}
 	newClient(t, waiting).greet()
 }
+
+func TestSharesPort(t *testing.T) {
+	at := func(s string) net.Addr { a, _ := net.ResolveTCPAddr("tcp", s); return a }
+	for _, tc := range []struct {
+		addr, bound string
+		want        bool
+	}{
+		{"0.0.0.0:25", "127.0.0.1:25", true}, // widening
+		{"127.0.0.1:25", "[::]:25", true},    // narrowing
+		{"[::]:25", "127.0.0.1:25", true},
+		{":25", "127.0.0.1:25", true},
+		{"127.0.0.1:25", "127.0.0.1:25", true},
+		{"localhost:25", "127.0.0.1:25", true},
+		{"localhost:25", "127.0.0.2:25", false}, // not where localhost binds
+		{"127.0.0.2:25", "127.0.0.1:25", false},
+		{"0.0.0.0:26", "127.0.0.1:25", false},
+		{"0.0.0.0:0", "127.0.0.1:25", false},
+	} {
+		if got := SharesPort(tc.addr, at(tc.bound)); got != tc.want {
+			t.Errorf("SharesPort(%s, %s) = %v, want %v", tc.addr, tc.bound, got, tc.want)
+		}
+	}
+}

@@ -189,7 +189,7 @@ func (s *Server) blockingUnwanted(want map[string]listenKind, errs []error) []st
 	for _, a := range s.unwanted(want) {
 		for _, err := range errs {
 			var le *ListenError
-			if errors.As(err, &le) && errors.Is(err, syscall.EADDRINUSE) && sharesPort(le.Addr, s.listeners[a].l.Addr()) {
+			if errors.As(err, &le) && errors.Is(err, syscall.EADDRINUSE) && SharesPort(le.Addr, s.listeners[a].l.Addr()) {
 				out = append(out, a)
 				break
 			}
@@ -198,16 +198,20 @@ func (s *Server) blockingUnwanted(want map[string]listenKind, errs []error) []st
 	return out
 }
 
-// sharesPort reports whether binding addr can fail because of bound: the
-// same port, and one of them every interface, or addr localhost.
-func sharesPort(addr string, bound net.Addr) bool {
+// SharesPort reports whether binding addr can fail because of the
+// listener bound there: the same port, and one of them every interface,
+// the same address, or addr localhost and bound 127.0.0.1.
+func SharesPort(addr string, bound net.Addr) bool {
 	ta, ok := bound.(*net.TCPAddr)
 	host, port, err := net.SplitHostPort(addr)
 	if !ok || err != nil || port != strconv.Itoa(ta.Port) {
 		return false
 	}
+	if host == "localhost" { // Go listens on its first address, 127.0.0.1
+		return ta.IP.Equal(net.IPv4(127, 0, 0, 1)) || ta.IP.IsUnspecified()
+	}
 	ip := net.ParseIP(host)
-	return host == "" || host == "localhost" || ta.IP.IsUnspecified() || (ip != nil && (ip.IsUnspecified() || ip.Equal(ta.IP)))
+	return host == "" || ta.IP.IsUnspecified() || (ip != nil && (ip.IsUnspecified() || ip.Equal(ta.IP)))
 }
 
 // release closes the named listeners (their sessions go on) and returns

@@ -312,3 +312,30 @@ func TestHTTPListenerRefusesForeignPort(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// Narrowing on its own port (0.0.0.0:P to 127.0.0.1:P, a hardening step)
+// works in one reload too.
+func TestHTTPListenerNarrowsOnItsPort(t *testing.T) {
+	h := &httpListener{key: "metrics.listen", name: "metrics", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })}
+	defer h.close()
+	c, err := h.prepare("0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.commit()
+	port := h.boundAddr().(*net.TCPAddr).Port
+	narrow := fmt.Sprintf("127.0.0.1:%d", port)
+	if c, err = h.prepare(narrow); err != nil {
+		t.Fatalf("prepare %s: %v", narrow, err)
+	}
+	c.commit()
+	resp, err := http.Get("http://" + narrow + "/")
+	if err != nil {
+		t.Fatalf("after narrowing: %v", err)
+	}
+	resp.Body.Close()
+	if h.addr != narrow {
+		t.Fatalf("addr %s", h.addr)
+	}
+}

@@ -177,9 +177,9 @@ type httpChange struct {
 	addr string
 	l    net.Listener // bound, not yet served; nil to close or keep
 	keep bool         // addr is the current one: nothing to do
-	// rebind: addr is on the port the running server holds (127.0.0.1:9325
-	// widened to 0.0.0.0:9325), so it is bound at commit, once that
-	// server has let the port go.
+	// rebind: addr is taken by the running server itself (127.0.0.1:9325
+	// widened to 0.0.0.0:9325, or narrowed back), so it is bound at
+	// commit, once that server has let the port go.
 	rebind bool
 }
 
@@ -193,7 +193,7 @@ func (h *httpListener) prepare(addr string) (*httpChange, error) {
 		return c, nil
 	}
 	l, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) && widens(addr, h.bound) {
+	if errors.Is(err, syscall.EADDRINUSE) && h.bound != nil && smtpd.SharesPort(addr, h.bound) {
 		c.rebind = true
 		return c, nil
 	}
@@ -202,18 +202,6 @@ func (h *httpListener) prepare(addr string) (*httpChange, error) {
 	}
 	c.l = l
 	return c, nil
-}
-
-// widens reports whether addr is every interface on bound's port, the
-// one case where the port it finds taken is this server's own.
-func widens(addr string, bound net.Addr) bool {
-	ta, ok := bound.(*net.TCPAddr)
-	host, port, err := net.SplitHostPort(addr)
-	if !ok || err != nil || port != strconv.Itoa(ta.Port) {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return host == "" || (ip != nil && ip.IsUnspecified())
 }
 
 // commit closes the old server and serves on the new address.
