@@ -1,6 +1,8 @@
 package smtpd
 
 import (
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,8 +35,18 @@ func TestBDAT(t *testing.T) {
 	c2.write("BDAT " + strconv.Itoa(len(body)) + "\r\n" + body)
 	c2.expect("250")
 	c2.write("RSET\r\nMAIL FROM:<c@example.org>\r\nRCPT TO:<" + testRcpt + ">\r\n")
-	c2.expect("250") // RSET
-	c2.expectClosed()
+	// The session closes the connection from Data's goroutine, so go-smtp
+	// may or may not get its 250s to the RSET, MAIL and RCPT out first.
+	_ = c2.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	rest, err := io.ReadAll(c2.r)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("connection still open after RSET in BDAT (read %q)", rest)
+	}
+	for _, line := range strings.SplitAfter(string(rest), "\r\n") {
+		if line != "" && !strings.HasPrefix(line, "250 ") {
+			t.Fatalf("after RSET in BDAT: %q", rest)
+		}
+	}
 	if n := e.del.count.Load(); n != 1 {
 		t.Fatalf("%d deliveries after an aborted BDAT, want 1", n)
 	}
@@ -79,6 +91,8 @@ func TestBDATSize(t *testing.T) {
 	for line, want := range map[string]uint64{
 		"BDAT 42 LAST\r\n": 42, "bdat 7\r\n": 7, "BDAT x\r\n": 0, "DATA\r\n": 0,
 		"BDAT 99999999999999999999999\r\n": 0, "BDATA 5\r\n": 0,
+		"BDAT  7  LAST\r\n": 7, "BDAT 10 FOO\r\n": 0, "BDAT 4294967296\r\n": 0, "BDAT 4294967295\r\n": 4294967295,
+		"BDAT -1\r\n": 0, "BDAT\r\n": 0,
 	} {
 		if got := bdatSize([]byte(line)); got != want {
 			t.Errorf("bdatSize(%q) = %d, want %d", line, got, want)
@@ -126,4 +140,36 @@ func TestBDATPipelinedPair(t *testing.T) {
 	if n := e.del.count.Load(); n != 2 {
 		t.Fatalf("%d delivered, want 2", n)
 	}
+}
+
+// A DATA message pipelined behind a BDAT one, its body right behind its
+// DATA line: the bare CR of the DATA message is its own, not the BDAT
+// message's.
+func TestBDATThenDATAPipelined(t *testing.T) {
+	e := startServer(t, nil)
+	c := dial(t, e.addr)
+	c.greet()
+	env := "MAIL FROM:<a@example.org>\r\nRCPT TO:<" + testRcpt + ">\r\n"
+	b := "Subject: one\r\n\r\nhi\r\n"
+	c.write(env + "BDAT " + strconv.Itoa(len(b)) + " LAST\r\n" + b + env + "DATA\r\nSubject: two\r\n\r\nline1\r\n.\rhidden\r\n.\r\n")
+	var got []string
+	for range 7 {
+		got = append(got, c.reply())
+	}
+	if !strings.HasPrefix(got[2], "250") || !strings.HasPrefix(got[6], "550 5.6.0") {
+		t.Fatalf("BDAT reply %q (want 250), DATA reply %q (want 550 5.6.0)", got[2], got[6])
+	}
+}
+
+// go-smtp splits a BDAT line on white space; the guard reads the size the
+// same way, so a chunk after "BDAT  n" is skipped too.
+func TestBDATDoubleSpace(t *testing.T) {
+	e := startServer(t, nil)
+	c := dial(t, e.addr)
+	c.greet()
+	body := "Subject: x\r\n\r\nGet back to me when it ships.\r\n"
+	c.cmd("MAIL FROM:<a@example.org>", "250")
+	c.cmd("RCPT TO:<"+testRcpt+">", "250")
+	c.write("BDAT  " + strconv.Itoa(len(body)) + "  LAST\r\n" + body)
+	c.expect("250")
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -208,20 +210,18 @@ func isDataLine(line []byte) bool {
 	return bytes.EqualFold(bytes.TrimRight(line, " "), []byte("DATA"))
 }
 
-// bdatSize is the chunk size of a "BDAT <size>[ LAST]" line, or 0.
+// bdatSize is the chunk size of a BDAT line that go-smtp v0.25.1 takes
+// ("BDAT <size>[ LAST]", fields split on white space, size a 32-bit
+// unsigned decimal), or 0 for any other line: go-smtp answers 501 to a
+// malformed one and reads no chunk after it.
 func bdatSize(line []byte) uint64 {
-	if len(line) < 5 || !bytes.EqualFold(line[:5], []byte("BDAT ")) {
+	f := strings.Fields(string(line))
+	if len(f) < 2 || len(f) > 3 || !strings.EqualFold(f[0], "BDAT") || (len(f) == 3 && !strings.EqualFold(f[2], "LAST")) {
 		return 0
 	}
-	var n uint64
-	for _, c := range line[5:] {
-		if c < '0' || c > '9' {
-			break
-		}
-		if n > (1<<63)/10 {
-			return 0 // go-smtp refuses it
-		}
-		n = n*10 + uint64(c-'0')
+	n, err := strconv.ParseUint(f[1], 10, 32)
+	if err != nil {
+		return 0
 	}
 	return n
 }
@@ -326,11 +326,15 @@ func (g *guardConn) beginData(dataTimeout time.Duration, bdat bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.inData, g.busy, g.bdat = true, true, bdat
-	// DATA starts at the beginning of a line.
-	if !g.dataPrimed {
-		g.dotTail, g.dotCR = append(g.dotTail[:0], '\n'), false
+	// A DATA body starts at the beginning of a line, or its scan already
+	// began with the DATA line; a BDAT phase (whose content the session
+	// checks whole) leaves that to the DATA message pipelined behind it.
+	if !bdat {
+		if !g.dataPrimed {
+			g.dotTail, g.dotCR = append(g.dotTail[:0], '\n'), false
+		}
+		g.dataPrimed = false
 	}
-	g.dataPrimed = false
 	if dataTimeout <= 0 {
 		dataTimeout = 10 * time.Minute
 	}

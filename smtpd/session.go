@@ -181,10 +181,10 @@ func (s *session) Data(r io.Reader) error {
 // data reads the message within the session's limits and delivers it. It
 // returns the reply to send (nil for 250) and the internal error to log.
 func (s *session) data(r io.Reader, t *Transaction, tx *transaction) (*smtp.SMTPError, error) {
+	// go-smtp v0.25.1 hands a BDAT message over through an io.Pipe and a
+	// DATA one through its dot-unstuffing reader.
+	_, bdat := r.(*io.PipeReader)
 	if s.guard != nil {
-		// go-smtp v0.25.1 hands a BDAT message over through an io.Pipe
-		// and a DATA one through its dot-unstuffing reader.
-		_, bdat := r.(*io.PipeReader)
 		s.guard.beginData(s.cfg.SMTP.DataTimeout, bdat)
 		defer s.guard.endData()
 	}
@@ -219,7 +219,8 @@ func (s *session) data(r io.Reader, t *Transaction, tx *transaction) (*smtp.SMTP
 		return errTooBig, nil
 	}
 	raw := buf.Bytes()
-	if hasBareCRorLF(raw) || (s.guard != nil && s.guard.takeDotCR()) {
+	// A BDAT message arrives as sent, so its own check sees every CR.
+	if hasBareCRorLF(raw) || (s.guard != nil && !bdat && s.guard.takeDotCR()) {
 		return errBareLF, nil
 	}
 	if max := s.cfg.SMTP.MaxHeaderBytes; max > 0 && headerBytes(raw, max) > max {
