@@ -92,7 +92,7 @@ func TestBDATSize(t *testing.T) {
 		"BDAT 42 LAST\r\n": 42, "bdat 7\r\n": 7, "BDAT x\r\n": 0, "DATA\r\n": 0,
 		"BDAT 99999999999999999999999\r\n": 0, "BDATA 5\r\n": 0,
 		"BDAT  7  LAST\r\n": 7, "BDAT 10 FOO\r\n": 0, "BDAT 4294967296\r\n": 0, "BDAT 4294967295\r\n": 4294967295,
-		"BDAT -1\r\n": 0, "BDAT\r\n": 0,
+		"BDAT -1\r\n": 0, "BDAT\r\n": 0, "BDAT\t6\r\n": 0, " BDAT 6\r\n": 0, "bdat 6 last\r\n": 6,
 	} {
 		if got := bdatSize([]byte(line)); got != want {
 			t.Errorf("bdatSize(%q) = %d, want %d", line, got, want)

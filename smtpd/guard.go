@@ -215,11 +215,16 @@ func isDataLine(line []byte) bool {
 // unsigned decimal), or 0 for any other line: go-smtp answers 501 to a
 // malformed one and reads no chunk after it.
 func bdatSize(line []byte) uint64 {
-	f := strings.Fields(string(line))
-	if len(f) < 2 || len(f) > 3 || !strings.EqualFold(f[0], "BDAT") || (len(f) == 3 && !strings.EqualFold(f[2], "LAST")) {
+	// go-smtp's parseCmd: four letters, a space, the arguments.
+	l := strings.TrimRight(string(line), "\r\n")
+	if len(l) <= 5 || l[4] != ' ' || !strings.EqualFold(l[:4], "BDAT") {
 		return 0
 	}
-	n, err := strconv.ParseUint(f[1], 10, 32)
+	f := strings.Fields(l[5:])
+	if len(f) < 1 || len(f) > 2 || (len(f) == 2 && !strings.EqualFold(f[1], "LAST")) {
+		return 0
+	}
+	n, err := strconv.ParseUint(f[0], 10, 32)
 	if err != nil {
 		return 0
 	}
