@@ -82,15 +82,44 @@ func fromDomains(raw []byte) ([]string, error) {
 }
 
 // namesOthers reports whether a value in broken holds an '@' that is not
-// part of the address addr.
+// the one of the address addr standing on its own (not inside a longer
+// address: "ceo@bank.example.evil.example"), or whether addr itself holds
+// more than one '@' ("ceo@example.com@evil.example" reads as example.com).
 func namesOthers(broken []string, addr string) bool {
+	if strings.Count(addr, "@") != 1 {
+		return true
+	}
 	addr = strings.ToLower(addr)
 	for _, v := range broken {
-		if strings.Contains(strings.ReplaceAll(strings.ToLower(v), addr, ""), "@") {
+		v = strings.ToLower(v)
+		if strings.Count(v, "@") != standalone(v, addr) {
 			return true
 		}
 	}
 	return false
+}
+
+// standalone counts the occurrences of addr in v that no address
+// character continues on either side.
+func standalone(v, addr string) int {
+	n := 0
+	for i := strings.Index(v, addr); i >= 0; {
+		end := i + len(addr)
+		if (i == 0 || !addrChar(v[i-1])) && (end == len(v) || !addrChar(v[end])) {
+			n++
+		}
+		j := strings.Index(v[i+1:], addr)
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return n
+}
+
+// addrChar reports an octet that can continue a local part or a domain.
+func addrChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c >= 0x80 || strings.IndexByte(".-_+=!#$%&'*/?^`{|}~@", c) >= 0
 }
 
 // customerAddress is the From address that mailparse, which sets the

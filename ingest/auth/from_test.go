@@ -43,6 +43,9 @@ func TestFromDomainIsTheTicketsFrom(t *testing.T) {
 		{"space after @", "x@evil.example, Bank, CEO <ceo@ example.com>", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
 		{"comment after @", "x@evil.example, Bank, CEO <ceo@(x)example.com>", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
 		{"an address as an unquoted name", "support@example.com <x@evil.example>", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
+		{"two @ in the mailbox", "CEO <ceo@example.com@evil.example>", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
+		{"two @ in the mailbox, broken list", "Example, CEO <ceo@example.com@evil.example>", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
+		{"the sender inside a longer address", "ceo@example.com, <ceo@example.com.evil.example", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
 		// Not a mailbox list, one domain: mailparse salvages it for the
 		// ticket, and its policy applies.
 		{"open comment", "CEO <ceo@example.com> (", "x@evil.example", ipBad, "fail", "example.com", "fail", "dmarc=fail (p=reject) for example.com"},
