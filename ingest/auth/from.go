@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/sobot/ticketmx/ingest/mailparse"
+	"golang.org/x/net/idna"
 )
 
 // fromParser parses From exactly as mailparse's first attempt does
@@ -77,6 +78,31 @@ func fromDomains(raw []byte) ([]string, error) {
 		}
 	case cd != "" && !slices.Contains(out, cd):
 		return nil, fmt.Errorf("From is ambiguous (the ticket would show a sender at %s)", cd)
+	case cd == "" && slices.ContainsFunc(out, func(d string) bool { return d != "" }):
+		// The ticket shows no sender (an empty or domainless first
+		// From), while a From names a domain.
+		return nil, fmt.Errorf("From is ambiguous (the ticket shows no sender, a From names %s)", strings.Join(out, ", "))
+	}
+	return asciiDomains(out)
+}
+
+// asciiDomains converts the domains to the A-labels DNS and DKIM's d= use
+// (IDNA 2008 lookup: case, width and invisible characters such as a soft
+// hyphen are mapped away), so that "ceo@exa\u00admple.com" is judged as
+// example.com, and fails on one that cannot be looked up at all: a domain
+// whose DMARC record cannot be found would otherwise get verdict none,
+// which passes a reject policy.
+func asciiDomains(ds []string) ([]string, error) {
+	out := make([]string, 0, len(ds))
+	for _, d := range ds {
+		if d == "" {
+			continue
+		}
+		a, err := idna.Lookup.ToASCII(d)
+		if err != nil || !validDomain(a) {
+			return nil, fmt.Errorf("From domain %q is not a valid domain name", d)
+		}
+		out = append(out, a)
 	}
 	return out, nil
 }

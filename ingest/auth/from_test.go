@@ -18,6 +18,7 @@ import (
 func TestFromDomainIsTheTicketsFrom(t *testing.T) {
 	z := zones(t)
 	z["evil.example."] = mockdns.Zone{TXT: []string{"v=spf1 ip4:203.0.113.0/24 -all"}}
+	z["_dmarc.xn--bcher-kva.example."] = mockdns.Zone{TXT: []string{"v=DMARC1; p=reject"}}
 	v := newTestVerifier(t, &mockdns.Resolver{Zones: z}, nil)
 	cases := []struct {
 		name, from, mailFrom string
@@ -43,6 +44,13 @@ func TestFromDomainIsTheTicketsFrom(t *testing.T) {
 		{"space after @", "x@evil.example, Bank, CEO <ceo@ example.com>", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
 		{"comment after @", "x@evil.example, Bank, CEO <ceo@(x)example.com>", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
 		{"an address as an unquoted name", "support@example.com <x@evil.example>", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
+		// A domain is judged as DNS spells it: invisible characters are
+		// mapped away, IDN becomes its A-label, and one that cannot be
+		// looked up fails instead of finding no policy.
+		{"soft hyphen in the domain", "CEO <ceo@exa\u00admple.com>", "x@evil.example", ipBad, "fail", "example.com", "fail", "dmarc=fail (p=reject) for example.com"},
+		{"IDN domain", "ceo@B\u00fccher.example", "x@evil.example", ipBad, "fail", "xn--bcher-kva.example", "fail", "dmarc=fail (p=reject)"},
+		{"junk after the domain", "\xd5\xc5 <ceo@example.com;>", "x@evil.example", ipBad, "permerror", "", "fail", "not a valid domain name"},
+		{"empty first From", "\r\nFrom: x@evil.example", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
 		{"two @ in the mailbox", "CEO <ceo@example.com@evil.example>", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
 		{"two @ in the mailbox, broken list", "Example, CEO <ceo@example.com@evil.example>", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
 		{"the sender inside a longer address", "ceo@example.com, <ceo@example.com.evil.example", "x@evil.example", ipBad, "permerror", "", "fail", "ambiguous"},
