@@ -173,3 +173,16 @@ func TestBDATDoubleSpace(t *testing.T) {
 	c.write("BDAT  " + strconv.Itoa(len(body)) + "  LAST\r\n" + body)
 	c.expect("250")
 }
+
+// A BDAT line padded with zeros is still one go-smtp takes: its chunk is
+// skipped.
+func TestBDATPaddedLine(t *testing.T) {
+	e := startServer(t, nil)
+	c := dial(t, e.addr)
+	c.greet()
+	body := "Subject: x\r\n\r\nGet back to me when it ships.\r\n"
+	c.cmd("MAIL FROM:<a@example.org>", "250")
+	c.cmd("RCPT TO:<"+testRcpt+">", "250")
+	c.write("BDAT " + strings.Repeat("0", 60) + strconv.Itoa(len(body)) + " LAST\r\n" + body)
+	c.expect("250")
+}

@@ -151,9 +151,10 @@ func (g *guardConn) Read(b []byte) (int, error) {
 // can be made to send to port 25 (cross-protocol attacks).
 var httpVerbs = [][]byte{[]byte("GET "), []byte("POST "), []byte("HEAD "), []byte("PUT "), []byte("CONNECT ")}
 
-// maxLineHead is as much of a command line as httpRequest keeps: enough
-// for "BDAT <size> LAST".
-const maxLineHead = 40
+// maxLineHead is as much of a command line as httpRequest keeps: a BDAT
+// line go-smtp takes may be padded with zeros or spaces up to the line
+// length limit, and the guard must read its size as go-smtp does.
+const maxLineHead = 4096
 
 // httpRequest looks at the first octets of every command line in b. The
 // chunk that follows a BDAT command is message content, not command lines,
