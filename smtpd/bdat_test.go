@@ -122,6 +122,9 @@ func TestBDATBigChunks(t *testing.T) {
 	}
 }
 
+// envelope is a pipelined MAIL and RCPT to the test recipient.
+const envelope = "MAIL FROM:<a@example.org>\r\nRCPT TO:<" + testRcpt + ">\r\n"
+
 // Two BDAT messages pipelined back to back (RFC 3030 with RFC 2920): the
 // second chunk's size is read with the first message, and its content,
 // which comes in a later read, is still skipped.
@@ -130,8 +133,7 @@ func TestBDATPipelinedPair(t *testing.T) {
 	c := dial(t, e.addr)
 	c.greet()
 	body2 := "Subject: two\r\n\r\n" + strings.Repeat("Get back to me when it ships, please.\r\n", 110)
-	c.write("MAIL FROM:<a@example.org>\r\nRCPT TO:<" + testRcpt + ">\r\nBDAT 20 LAST\r\nSubject: one\r\n\r\nhi\r\n" +
-		"MAIL FROM:<a@example.org>\r\nRCPT TO:<" + testRcpt + ">\r\nBDAT " + strconv.Itoa(len(body2)) + " LAST\r\n")
+	c.write(envelope + "BDAT 20 LAST\r\nSubject: one\r\n\r\nhi\r\n" + envelope + "BDAT " + strconv.Itoa(len(body2)) + " LAST\r\n")
 	time.Sleep(100 * time.Millisecond)
 	c.write(body2)
 	for range 6 {
@@ -149,9 +151,8 @@ func TestBDATThenDATAPipelined(t *testing.T) {
 	e := startServer(t, nil)
 	c := dial(t, e.addr)
 	c.greet()
-	env := "MAIL FROM:<a@example.org>\r\nRCPT TO:<" + testRcpt + ">\r\n"
 	b := "Subject: one\r\n\r\nhi\r\n"
-	c.write(env + "BDAT " + strconv.Itoa(len(b)) + " LAST\r\n" + b + env + "DATA\r\nSubject: two\r\n\r\nline1\r\n.\rhidden\r\n.\r\n")
+	c.write(envelope + "BDAT " + strconv.Itoa(len(b)) + " LAST\r\n" + b + envelope + "DATA\r\nSubject: two\r\n\r\nline1\r\n.\rhidden\r\n.\r\n")
 	var got []string
 	for range 7 {
 		got = append(got, c.reply())

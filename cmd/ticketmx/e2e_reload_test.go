@@ -258,45 +258,36 @@ func TestCheckConfigRefusesWhatServeRefuses(t *testing.T) {
 	}
 }
 
-// The metrics listener can move to a wider address on its own port in one
-// reload: the new address is bound once the old server has let it go.
-func TestHTTPListenerWidensOnItsPort(t *testing.T) {
-	h := &httpListener{key: "metrics.listen", name: "metrics", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })}
-	defer h.close()
-	c, err := h.prepare("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.commit()
-	port := h.boundAddr().(*net.TCPAddr).Port
-	wide := fmt.Sprintf("0.0.0.0:%d", port)
-	if c, err = h.prepare(wide); err != nil {
-		t.Fatalf("prepare %s: %v", wide, err)
-	}
-	c.commit()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-	if err != nil {
-		t.Fatalf("after widening: %v", err)
-	}
-	resp.Body.Close()
-	if got := h.boundAddr().String(); !strings.HasSuffix(got, fmt.Sprintf(":%d", port)) || h.addr != wide {
-		t.Fatalf("bound %s, addr %s", got, h.addr)
+// The metrics listener moves on its own port in one reload, wider (as
+// 0.0.0.0) or narrower (a hardening step): the new address is bound once
+// the old server has let the port go.
+func TestHTTPListenerMovesOnItsPort(t *testing.T) {
+	for _, tc := range []struct{ from, to string }{
+		{"127.0.0.1", "0.0.0.0"},
+		{"0.0.0.0", "127.0.0.1"},
+	} {
+		h, port := startHTTPListener(t, tc.from+":0")
+		to := fmt.Sprintf("%s:%d", tc.to, port)
+		c, err := h.prepare(to)
+		if err != nil {
+			t.Fatalf("prepare %s: %v", to, err)
+		}
+		c.commit()
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			t.Fatalf("%s to %s: %v", tc.from, tc.to, err)
+		}
+		resp.Body.Close()
+		if got := h.boundAddr().(*net.TCPAddr).Port; got != port || h.addr != to {
+			t.Fatalf("%s to %s: bound port %d, addr %s", tc.from, tc.to, got, h.addr)
+		}
 	}
 }
 
 // Another program on the same port at another address is not this
 // server's: moving there is refused at prepare, and metrics keep serving.
 func TestHTTPListenerRefusesForeignPort(t *testing.T) {
-	h := &httpListener{key: "metrics.listen", name: "metrics", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })}
-	defer h.close()
-	c, err := h.prepare("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.commit()
-	port := h.boundAddr().(*net.TCPAddr).Port
+	h, port := startHTTPListener(t, "127.0.0.1:0")
 	other, err := net.Listen("tcp", fmt.Sprintf("127.0.0.2:%d", port))
 	if err != nil {
 		t.Fatal(err)
@@ -313,29 +304,16 @@ func TestHTTPListenerRefusesForeignPort(t *testing.T) {
 	resp.Body.Close()
 }
 
-// Narrowing on its own port (0.0.0.0:P to 127.0.0.1:P, a hardening step)
-// works in one reload too.
-func TestHTTPListenerNarrowsOnItsPort(t *testing.T) {
+// startHTTPListener serves a test handler on addr and returns its port.
+func startHTTPListener(t *testing.T, addr string) (*httpListener, int) {
+	t.Helper()
 	h := &httpListener{key: "metrics.listen", name: "metrics", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })}
-	defer h.close()
-	c, err := h.prepare("0.0.0.0:0")
+	t.Cleanup(h.close)
+	c, err := h.prepare(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.commit()
-	port := h.boundAddr().(*net.TCPAddr).Port
-	narrow := fmt.Sprintf("127.0.0.1:%d", port)
-	if c, err = h.prepare(narrow); err != nil {
-		t.Fatalf("prepare %s: %v", narrow, err)
-	}
-	c.commit()
-	resp, err := http.Get("http://" + narrow + "/")
-	if err != nil {
-		t.Fatalf("after narrowing: %v", err)
-	}
-	resp.Body.Close()
-	if h.addr != narrow {
-		t.Fatalf("addr %s", h.addr)
-	}
+	return h, h.boundAddr().(*net.TCPAddr).Port
 }
