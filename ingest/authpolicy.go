@@ -22,7 +22,7 @@ func (g *Ingester) authenticate(ctx context.Context, env *Envelope, raw []byte, 
 	if v == nil || !anyPolicy(chans, func(p string) bool { return p != config.AuthNone }) {
 		return "", nil
 	}
-	a := v.Verify(ctx, auth.Input{IP: env.RemoteIP, HELO: env.HELO, MailFrom: env.MailFrom, Raw: raw})
+	a := v.Verify(ctx, auth.Input{IP: env.RemoteIP, HELO: env.HELO, MailFrom: env.MailFrom, Raw: raw, From: in.from.Address})
 	in.auth = &a
 	if anyPolicy(chans, func(p string) bool { return p == config.AuthReject }) {
 		if auth.TempError(a) {

@@ -34,8 +34,9 @@ var fromParser = mail.AddressParser{WordDecoder: &mime.WordDecoder{
 // several domains would fail, so it fails ("ceo@bank.example,
 // <x@evil.example", "x@evil.example, Bank, CEO <ceo@ bank.example>"). The
 // domain is never guessed. No From field, or only empty ones, is no domain
-// and no error.
-func fromDomains(raw []byte) ([]string, error) {
+// and no error. customer is the ticket's sender when the caller knows it
+// (mailparse's From of raw); "" has it read from raw's From fields.
+func fromDomains(raw []byte, customer string) ([]string, error) {
 	fields, _ := parseHeader(raw)
 	var out []string
 	var fromFields [][]byte
@@ -60,7 +61,10 @@ func fromDomains(raw []byte) ([]string, error) {
 			out = append(out, domainOf(a.Address))
 		}
 	}
-	c := customerAddress(fromFields)
+	c := customer
+	if c == "" {
+		c = customerAddress(fromFields)
+	}
 	cd := domainOf(c)
 	switch {
 	case parseErr != nil && c == "":

@@ -104,7 +104,7 @@ func TestFromDomains(t *testing.T) {
 		{"From: garbage <\r\n", nil, "not a valid mailbox list"},
 	}
 	for _, c := range cases {
-		got, err := fromDomains([]byte(c.header + "\r\nbody\r\n"))
+		got, err := fromDomains([]byte(c.header+"\r\nbody\r\n"), "")
 		switch {
 		case c.err == "" && err != nil:
 			t.Errorf("%q: %v", c.header, err)

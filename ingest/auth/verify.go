@@ -16,6 +16,10 @@ type Input struct {
 	// anything (DKIM signatures may cover any header, including forged
 	// Authentication-Results: strip those only from the stored copy).
 	Raw []byte
+	// From is the sender address the ticket shows (mailparse's From of
+	// Raw), when the caller has parsed Raw already; "" makes Verify find
+	// it in Raw's From fields itself.
+	From string
 }
 
 // Verify runs DMARC discovery, DKIM, SPF (MAIL FROM and HELO) and decides
@@ -30,7 +34,7 @@ func (v *Verifier) Verify(ctx context.Context, in Input) store.Auth {
 	ctx, cancel := context.WithTimeout(ctx, 2*v.opts.Timeout)
 	defer cancel()
 	r := v.newMsgResolver()
-	froms, fromErr := fromDomains(in.Raw)
+	froms, fromErr := fromDomains(in.Raw, in.From)
 
 	var dm dmarcRecord
 	if u := uniq(froms); fromErr == nil && len(u) == 1 && validDomain(u[0]) {
