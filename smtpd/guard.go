@@ -160,9 +160,9 @@ const maxLineHead = 4096
 // chunk that follows a BDAT command is message content, not command lines,
 // and is skipped: go-smtp reads it before the session's Data starts, so
 // the guard cannot wait for beginData, and a line of prose such as "Get
-// back to me" must not end the connection. (A BDAT command go-smtp refuses
-// is followed by no chunk; what comes next is skipped anyway, and answered
-// as unknown commands.)
+// back to me" must not end the connection. bdatSize takes exactly the
+// lines go-smtp takes as BDAT, and go-smtp reads the chunk after each of
+// them, also when it refuses the transaction (502, 552).
 //
 // A client that sends the message right behind its DATA line, without
 // waiting for 354, has part of the body in this read, before the session

@@ -97,10 +97,11 @@ func New(opts Options) *Server {
 // certificate is read and every new address bound before anything changes,
 // and on any error what was bound is closed again, the error returned and
 // the server left as it was (a reload is refused whole, SPEC section 7).
-// When a new address is taken, the listeners the config drops are closed
-// and the bind tried once more, so that a listener can move to a wider
-// address on its port (127.0.0.1:25 to 0.0.0.0:25); if that fails too they
-// are opened again, on their addresses, which they held a moment before.
+// When a new address is taken by a listener the config drops (SharesPort),
+// that one is closed and the bind tried once more, so that a listener can
+// move to a wider or narrower address on its port (127.0.0.1:25 to
+// 0.0.0.0:25 and back); if that fails too it is opened again on the address
+// it held a moment before.
 //
 // Turning STARTTLS off takes a restart (go-smtp offers it from a setting
 // fixed at New), so a config without certificate files keeps the one in

@@ -212,14 +212,13 @@ func (c *httpChange) commit() {
 	h := c.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	bound := h.bound
+	oldAddr, oldBound := h.addr, h.bound
 	if h.srv != nil {
 		h.srv.Close()
 		h.ln.Close()
 		h.srv, h.ln, h.bound = nil, nil, nil
 		h.log.Info(h.name+" closed", "addr", h.addr)
 	}
-	oldAddr, oldBound := h.addr, bound
 	h.addr = c.addr
 	if c.rebind {
 		// The port was this server's a moment ago. If another program
