@@ -18,6 +18,8 @@ type Config struct {
 	Auth     Auth     `mapstructure:"auth"`
 	Debug    Debug    `mapstructure:"debug"`
 	Defaults Rules    `mapstructure:"defaults"`
+	Outbound Outbound `mapstructure:"outbound"`
+	Webhooks Webhooks `mapstructure:"webhooks"`
 	Tenants  []Tenant `mapstructure:"tenants"`
 
 	idx *index // built by Validate; nil on a hand-built Config not yet validated
@@ -61,8 +63,36 @@ func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
 
 // Store is the `store` section.
 type Store struct {
-	Path string `mapstructure:"path"`
+	Engine   string   `mapstructure:"engine"` // EngineBolt or EnginePostgres
+	Path     string   `mapstructure:"path"`   // the bbolt file
+	Postgres Postgres `mapstructure:"postgres"`
 }
+
+// The store engines (SPEC section 7).
+const (
+	EngineBolt     = "bbolt"
+	EnginePostgres = "postgres"
+)
+
+// Postgres is `store.postgres`: the database several hosts share.
+type Postgres struct {
+	// DSN is a libpq URL or key=value string; the password comes from
+	// PGPASSWORD or PGPASSFILE (or the DSN itself) and is never logged.
+	DSN      string        `mapstructure:"dsn"`
+	MaxConns int           `mapstructure:"max_conns"`
+	Timeout  time.Duration `mapstructure:"timeout"` // bound on every database call
+}
+
+// CheckDSN, when set, reports why a store.postgres.dsn cannot be used.
+// The daemon sets it to the postgres engine's parser: config imports no
+// engine.
+var CheckDSN func(dsn string) error
+
+// CheckCharset, when set, reports whether the message parser can decode a
+// charset label (fallback_charset). The daemon sets it to the parser's
+// lookup: config imports none of the ingest packages. Unset, any
+// non-empty label is taken.
+var CheckCharset func(name string) bool
 
 // Admin is the `admin` section: the admin API's Unix socket.
 type Admin struct {
@@ -117,6 +147,10 @@ type Rules struct {
 	Reopen     Reopen `mapstructure:"reopen"`
 	AuthPolicy string `mapstructure:"auth_policy"` // none | tag | quarantine | reject
 	Loop       Loop   `mapstructure:"loop"`
+	// FallbackCharset is the charset of undeclared 8-bit text that is not
+	// valid UTF-8 (SPEC section 2a), default gb18030: a charset label such
+	// as gb18030, big5, shift_jis, euc-kr, windows-1252.
+	FallbackCharset string `mapstructure:"fallback_charset"`
 }
 
 // Merge is the subject-plus-inbox merge rule (SPEC section 2, rule 6).
@@ -155,7 +189,7 @@ func (t *Tenant) SystemAddress() string {
 }
 
 // ChannelSpec is a channel as written in the file. Its rule keys (merge,
-// reopen, auth_policy, loop) sit at the channel level. After Load the
+// reopen, auth_policy, loop, fallback_charset) sit at the channel level. After Load the
 // embedded Rules are fully resolved, the system channel's Address is
 // filled in, and Purpose and Category carry their defaults.
 type ChannelSpec struct {
@@ -164,7 +198,11 @@ type ChannelSpec struct {
 	Enabled  bool     `mapstructure:"enabled"`
 	Purpose  string   `mapstructure:"purpose"`  // receive (default) | receive_send
 	Category string   `mapstructure:"category"` // default "general"
-	Rules    `mapstructure:",squash"`
+	// DisplayName is the From display name of replies (SPEC section 10).
+	DisplayName string `mapstructure:"display_name"`
+	// Send is how replies leave (receive_send only); nil: outbound.relay.
+	Send  *Send `mapstructure:"send"`
+	Rules `mapstructure:",squash"`
 }
 
 // Channel is one effective channel after defaults are applied: what the
@@ -178,7 +216,11 @@ type Channel struct {
 	Enabled      bool
 	Purpose      string // receive | receive_send
 	Category     string // default category of new tickets
-	Rules        Rules  // fully resolved
+	DisplayName  string // From display name of replies
+	// Send is the channel's send key with send.smtp's port and tls
+	// defaulted, or nil (Config.ReplyServer: outbound.relay).
+	Send  *Send
+	Rules Rules // fully resolved
 }
 
 // Channel purposes.

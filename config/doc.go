@@ -30,9 +30,10 @@
 //
 // # Inheritance
 //
-// A channel's rules (merge, reopen, auth_policy, loop) inherit key by key:
-// every key a channel does not set comes from `defaults`, and every key
-// `defaults` does not set comes from the built-in values. So a channel
+// A channel's rules (merge, reopen, auth_policy, loop, fallback_charset)
+// inherit key by key: every key a channel does not set comes from
+// `defaults`, and every key `defaults` does not set comes from the
+// built-in values. So a channel
 // with `merge: {enabled: true, within: 48h}` keeps `statuses` and
 // `same_customer` from `defaults`. A list (merge.statuses) set on a
 // channel replaces the inherited list. Channels are off (`enabled: false`)
@@ -65,7 +66,8 @@
 // smtp.max_line_length, which need a restart ([RestartRequired] names the
 // ones that changed). Tenants, channels,
 // rules, limits, timeouts, auth and log settings take effect at the next
-// RCPT or session; TLS certificates are re-read; listeners
+// RCPT or session; webhooks (endpoints, timeout, retry, retention,
+// concurrency) apply to the events that commit after the reload; TLS certificates are re-read; listeners
 // (smtp.listen, smtp.implicit_tls_listen, smtp.proxy_listen,
 // metrics.listen, debug.pprof_listen) are re-bound by the daemon without
 // dropping a connection. A new address that cannot be bound, or a

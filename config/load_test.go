@@ -47,6 +47,8 @@ var builtinRules = Rules{
 	Reopen:     Reopen{After: 24 * time.Hour},
 	AuthPolicy: "tag",
 	Loop:       Loop{Max: 20, Window: 10 * time.Minute},
+
+	FallbackCharset: "gb18030",
 }
 
 func TestDefault(t *testing.T) {
@@ -137,7 +139,8 @@ func TestFull(t *testing.T) {
 			Enabled: true, Purpose: "receive", Category: "after-sales", Rules: support},
 		{Tenant: "acme", TenantDomain: "acme.sobot.com", Address: "sales@acme.com",
 			Aliases: []string{"sales-acme@acme.sobot.com"},
-			Enabled: false, Purpose: "receive_send", Category: "general", Rules: sales},
+			Enabled: false, Purpose: "receive_send", Category: "general", Rules: sales,
+			DisplayName: "ACME Sales", Send: &Send{SMTP: &SMTPServer{Host: "smtp.acme.com", Port: 587, TLS: "starttls"}}},
 	}
 	got := c.Channels()
 	if len(got) != len(wantChannels) {
@@ -181,6 +184,8 @@ tenants:
 		Reopen:     Reopen{After: 24 * time.Hour},
 		AuthPolicy: "quarantine",
 		Loop:       Loop{Max: 3, Window: 10 * time.Minute},
+
+		FallbackCharset: "gb18030",
 	}
 	if !reflect.DeepEqual(c.Defaults, defaults) {
 		t.Fatalf("defaults = %+v\nwant       %+v", c.Defaults, defaults)

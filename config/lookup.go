@@ -180,6 +180,8 @@ func (c *Config) channel(ps *problems, t *Tenant, domain, path string, spec *Cha
 		Enabled:      spec.Enabled,
 		Purpose:      spec.Purpose,
 		Category:     spec.Category,
+		DisplayName:  spec.DisplayName,
+		Send:         effectiveSend(spec.Send),
 		Rules:        spec.Rules.clone(),
 	}
 	if ch.Purpose == "" {
@@ -194,6 +196,7 @@ func (c *Config) channel(ps *problems, t *Tenant, domain, path string, spec *Cha
 		ps.add(path+".purpose", "must be receive or receive_send, got %q", spec.Purpose)
 	}
 	validateRules(ps, path, spec.Rules, &c.Defaults)
+	c.validateSend(ps, path, spec, ch.Purpose)
 
 	if system {
 		// The system channel is always <id>@<domain>: it cannot be renamed.

@@ -5,8 +5,14 @@ package config
 // until it is restarted, and should log them.
 func RestartRequired(old, new *Config) []string {
 	var keys []string
+	if old.Store.Engine != new.Store.Engine {
+		keys = append(keys, "store.engine")
+	}
 	if old.Store.Path != new.Store.Path {
 		keys = append(keys, "store.path")
+	}
+	if old.Store.Postgres != new.Store.Postgres {
+		keys = append(keys, "store.postgres")
 	}
 	if old.Admin.Socket != new.Admin.Socket {
 		keys = append(keys, "admin.socket")

@@ -42,7 +42,9 @@ func (c *Config) validate() problems {
 	c.validateSMTP(&ps, &ls)
 	c.validateServices(&ps, &ls)
 	validateRules(&ps, "defaults", c.Defaults, nil)
+	c.validateOutbound(&ps)
 	c.idx = c.buildIndex(&ps)
+	c.validateWebhooks(&ps) // names tenants: after the index
 	if len(c.Tenants) == 0 {
 		// Nothing could be delivered; far more often this is an empty or
 		// truncated file, which the file watcher would otherwise apply.
@@ -117,9 +119,7 @@ func checkKeyPair(ps *problems, t TLS) {
 }
 
 func (c *Config) validateServices(ps *problems, ls *listenSet) {
-	if c.Store.Path == "" {
-		ps.add("store.path", "must not be empty")
-	}
+	c.validateStore(ps)
 	if c.Admin.Socket == "" {
 		ps.add("admin.socket", "must not be empty")
 	}
@@ -202,6 +202,23 @@ func validateRules(ps *problems, prefix string, r Rules, base *Rules) {
 	if own(base != nil && r.Loop.Window == base.Loop.Window) {
 		positiveDuration(ps, prefix+".loop.window", r.Loop.Window)
 	}
+	if own(base != nil && r.FallbackCharset == base.FallbackCharset) {
+		checkCharset(ps, prefix+".fallback_charset", r.FallbackCharset)
+	}
+}
+
+// checkCharset refuses a fallback_charset the parser cannot decode, and
+// US-ASCII, which reads no 8-bit byte. Empty (a hand-built Config) means
+// the parser's default, gb18030.
+func checkCharset(ps *problems, path, name string) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	switch {
+	case n == "":
+	case n == "us-ascii" || n == "ascii" || n == "us" || n == "ansi_x3.4-1968":
+		ps.add(path, "%q cannot read 8-bit text: name the charset such text is in, e.g. gb18030", name)
+	case CheckCharset != nil && !CheckCharset(name):
+		ps.add(path, "unknown charset %q", name)
+	}
 }
 
 func positive(ps *problems, path string, n int64) {
@@ -250,4 +267,33 @@ func parseMode(s string) (os.FileMode, error) {
 		return 0, fmt.Errorf("invalid mode %q: want an octal permission such as \"0600\" (quote it in YAML)", s)
 	}
 	return os.FileMode(n), nil
+}
+
+// validateStore checks the store section for the engine it names.
+func (c *Config) validateStore(ps *problems) {
+	st := c.Store
+	switch st.Engine {
+	case EngineBolt:
+		if st.Path == "" {
+			ps.add("store.path", "must not be empty")
+		}
+	case EnginePostgres:
+		pg := st.Postgres
+		switch {
+		case pg.DSN == "":
+			ps.add("store.postgres.dsn", "must not be empty with store.engine postgres")
+		case CheckDSN != nil:
+			if err := CheckDSN(pg.DSN); err != nil {
+				ps.add("store.postgres.dsn", "%v", err)
+			}
+		}
+		if pg.MaxConns < 2 {
+			ps.add("store.postgres.max_conns", "must be at least 2 (one for the writer, one for reads), got %d", pg.MaxConns)
+		}
+		if pg.Timeout <= 0 {
+			ps.add("store.postgres.timeout", "must be a positive duration, got %s", pg.Timeout)
+		}
+	default:
+		ps.add("store.engine", "must be bbolt or postgres, got %q", st.Engine)
+	}
 }

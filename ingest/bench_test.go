@@ -13,6 +13,7 @@ import (
 
 	"github.com/sobot/ticketmx/ingest/subject"
 	"github.com/sobot/ticketmx/store"
+	"github.com/sobot/ticketmx/store/bolt"
 )
 
 // benchNow is the clock of the benchmarks; populated tickets were created
@@ -63,12 +64,12 @@ func BenchmarkLookups(b *testing.B) {
 				h.t = b
 				for range b.N {
 					j := rng.IntN(n)
-					err := h.st.View(func(tx *store.Tx) error {
-						ref, ok := tx.LookupMessageID("acme", benchMsgID(j))
-						if !ok {
+					err := h.st.View(context.Background(), func(tx store.Tx) error {
+						ref, ok, err := tx.LookupMessageID("acme", benchMsgID(j))
+						if err != nil || !ok {
 							return fmt.Errorf("%s not found", benchMsgID(j))
 						}
-						_, err := tx.Ticket(ref.TicketID)
+						_, err = tx.Ticket(ref.TicketID)
 						return err
 					})
 					if err != nil {
@@ -82,7 +83,7 @@ func BenchmarkLookups(b *testing.B) {
 				for range b.N {
 					norm := subject.Normalize(benchSubject(rng.IntN(n)))
 					found := false
-					err := h.st.View(func(tx *store.Tx) error {
+					err := h.st.View(context.Background(), func(tx store.Tx) error {
 						return tx.MergeCandidates("acme", "support@acme.com", norm, since, func(*store.Ticket) bool {
 							found = true
 							return false
@@ -133,21 +134,21 @@ func BenchmarkLookups(b *testing.B) {
 func populated(b *testing.B, n int) string {
 	b.Helper()
 	// The cache is named after the layout, so a layout change builds it anew.
-	layout := strings.ReplaceAll(store.SchemaVersion, "/", "-")
+	layout := strings.ReplaceAll(bolt.SchemaVersion, "/", "-")
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("ticketmx-bench-%s-%d.db", layout, n))
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
 	defer os.Remove(tmp)
-	st, err := store.Open(tmp, store.Options{})
+	st, err := bolt.Open(tmp, bolt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
 	const batch = 5000
 	for i := 0; i < n; i += batch {
-		err := st.Update(context.Background(), func(tx *store.Tx) error {
+		err := st.Update(context.Background(), []string{"acme"}, func(tx store.Tx) error {
 			for j := i; j < min(i+batch, n); j++ {
 				at := benchNow.Add(-time.Duration(n-j) * 100 * time.Millisecond)
 				subj := benchSubject(j)

@@ -24,7 +24,11 @@
 //     closed ticket that a related ticket continues (followed_by) hands the
 //     reply on to that ticket.
 //  7. auto-generated: appended with auto=true when a reply, else suspended
-//     "auto_generated". A subject starting with an auto-reply prefix
+//     "auto_generated". A delivery-status report for one of the tenant's
+//     own replies (SPEC section 10; bounce.go: its returned Message-ID, or
+//     In-Reply-To/References, name a message with direction out) goes to
+//     that reply's ticket, auto, without reopening it, and turns the
+//     reply bounced with the report's Status and Diagnostic-Code. A subject starting with an auto-reply prefix
 //     (autoreply.go) counts only together with a reply reference.
 //  8. closed ticket: a new ticket related_to the old one when the channel's
 //     reopen.new_ticket_after_closed is on and the ticket has been closed for

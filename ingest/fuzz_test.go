@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sobot/ticketmx/store"
+	"github.com/sobot/ticketmx/store/bolt"
 )
 
 // FuzzThreading feeds hostile threading headers and subjects through the
@@ -20,14 +21,14 @@ func FuzzThreading(f *testing.F) {
 	f.Add("回复：打印机", "<q@x", "q@x>,<<>>", "bob@cust.example", "打印机")
 	f.Add("=?utf-8?b?UmU6IHRlc3Q=?=", "<>", "<\x00@x>", "", "")
 	f.Add("Automatic reply: 自动回复", "<a@x>", "", "postmaster@cust.example", "x")
-	st, err := store.Open(filepath.Join(f.TempDir(), "fuzz.db"), store.Options{NoSync: true})
+	clock := &fakeClock{t: t0}
+	st, err := bolt.Open(filepath.Join(f.TempDir(), "fuzz.db"), bolt.Options{NoSync: true, Now: clock.Now})
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer st.Close()
 	cfg := testConfig(f, rules{merge: true, reopenNew: true, after: "1h"})
-	clock := &fakeClock{t: t0}
-	g := &Ingester{Store: st, Now: clock.Now}
+	g := &Ingester{Store: st}
 	known := []string{store.DecisionNew, store.DecisionReply, store.DecisionMerged, store.DecisionReopened,
 		store.DecisionNewAfterClosed, store.DecisionAuto, DecisionDuplicate, DecisionSuspended}
 	seq := 0
@@ -54,7 +55,7 @@ func FuzzThreading(f *testing.F) {
 				if o.TicketID == "" {
 					continue
 				}
-				tk, err := st.TicketWithMessages(o.TicketID)
+				tk, err := store.TicketWithMessages(context.Background(), st, o.TicketID, nil)
 				if err != nil {
 					t.Fatalf("ticket %s of decision %s: %v", o.TicketID, o.Decision, err)
 				}

@@ -111,7 +111,7 @@ tenants:
 type harness struct {
 	t     testing.TB
 	cfg   *config.Config
-	st    *store.Store
+	st    store.Store
 	clock *fakeClock
 	g     *Ingester
 }
@@ -123,13 +123,9 @@ func newHarness(t testing.TB, r rules) *harness {
 
 func newHarnessAt(t testing.TB, r rules, path string) *harness {
 	t.Helper()
-	st, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	clock := &fakeClock{t: t0}
-	return &harness{t: t, cfg: testConfig(t, r), st: st, clock: clock, g: &Ingester{Store: st, Now: clock.Now}}
+	st := openEngine(t, path, clock.Now)
+	return &harness{t: t, cfg: testConfig(t, r), st: st, clock: clock, g: &Ingester{Store: st}}
 }
 
 // deliver delivers m to rcpts (default: support@acme.com) and returns the
@@ -167,7 +163,7 @@ func (h *harness) deliver1(m *testMail, rcpts ...string) Outcome {
 // ticket loads "tenant#n" with its messages.
 func (h *harness) ticket(ref string) *store.Ticket {
 	h.t.Helper()
-	tk, err := h.st.TicketWithMessages(ref)
+	tk, err := store.TicketWithBodies(context.Background(), h.st, ref, ReadBody)
 	if err != nil {
 		h.t.Fatalf("ticket %s: %v", ref, err)
 	}
@@ -177,7 +173,7 @@ func (h *harness) ticket(ref string) *store.Ticket {
 // tickets lists the tickets of a channel, newest first.
 func (h *harness) tickets(channel string) []*store.Ticket {
 	h.t.Helper()
-	tks, _, err := h.st.ListTickets(store.TicketFilter{Channel: channel, Limit: 1000})
+	tks, _, err := h.st.ListTickets(context.Background(), store.TicketFilter{Channel: channel, Limit: 1000})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -195,14 +191,14 @@ func (h *harness) messageCount(channel string) int {
 
 func (h *harness) setStatus(ref, status string) {
 	h.t.Helper()
-	if _, err := h.st.SetTicketStatus(context.Background(), ref, status, h.clock.Now()); err != nil {
+	if _, err := store.SetTicketStatus(context.Background(), h.st, ref, status); err != nil {
 		h.t.Fatal(err)
 	}
 }
 
 func (h *harness) suspended() []*store.Suspended {
 	h.t.Helper()
-	l, _, err := h.st.ListSuspended(1000, "")
+	l, _, err := h.st.ListSuspended(context.Background(), 1000, "")
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -211,7 +207,7 @@ func (h *harness) suspended() []*store.Suspended {
 
 func (h *harness) counters() map[string]uint64 {
 	h.t.Helper()
-	c, err := h.st.Counters()
+	c, err := h.st.Counters(context.Background())
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -222,7 +218,7 @@ func (h *harness) counters() map[string]uint64 {
 func (h *harness) message(id string) *store.Message {
 	h.t.Helper()
 	var m *store.Message
-	err := h.st.View(func(tx *store.Tx) (err error) {
+	err := h.st.View(context.Background(), func(tx store.Tx) (err error) {
 		m, err = tx.Message(id)
 		return err
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +17,10 @@ import (
 // incoming is one parsed message with everything the rules look at,
 // computed once per delivery and shared by every channel.
 type incoming struct {
-	msg        *mailparse.Message // nil when the message could not be parsed
+	msg *mailparse.Message // nil when the message could not be parsed
+	// prepared is msg's bodies encoded for the events, when a tenant it
+	// goes to has an endpoint (Ingester.prepareBodies).
+	prepared   *store.PreparedBodies
 	parseErr   error
 	from       store.Address
 	sender     string // lower-cased address the loop rule counts by
@@ -29,10 +33,19 @@ type incoming struct {
 	forwarding *forwardingSetup
 	size       int64
 	auth       *store.Auth // nil when no channel checks senders
+
+	// The message is parsed once, with the fallback_charset of the first
+	// channel (charset). A channel whose fallback_charset differs gets a
+	// reading of its own (readingFor), made only when the choice matters:
+	// when the message has undeclared 8-bit text.
+	raw      []byte
+	lim      mailparse.Limits
+	charset  string
+	readings map[string]*mailparse.Message
 }
 
 func newIncoming(raw []byte, mailFrom string, lim mailparse.Limits) *incoming {
-	in := &incoming{size: int64(len(raw))}
+	in := &incoming{size: int64(len(raw)), raw: raw, lim: lim, charset: normCharset(lim.FallbackCharset)}
 	msg, err := mailparse.Parse(raw, lim)
 	if err != nil {
 		in.parseErr = err
@@ -113,10 +126,18 @@ func (in *incoming) message(env *Envelope, rawID string, channel *config.Channel
 	if in.msg == nil {
 		m.Subject = "(unparseable message)"
 		m.Text = "This message could not be parsed: " + in.parseErr.Error() + "\nThe raw message is kept as received."
+		m.TextReply = m.Text
+		m.Defects = []string{}
 		m.OriginalTo = firstRcpt(env, channel)
 		return m
 	}
-	msg := in.msg
+	msg, charset := in.readingFor(channel)
+	m.From = store.Address{Address: msg.From.Address, Name: msg.From.Name}
+	m.Defects = append([]string{}, msg.Defects...)
+	if slices.Contains(msg.Defects, mailparse.DefectUndeclared8bit) {
+		// ReadBody reads the bodies again in the same charset.
+		m.FallbackCharset = charset
+	}
 	m.MessageID = msg.MessageID
 	m.InReplyTo = msg.InReplyTo
 	m.References = msg.References
@@ -127,8 +148,15 @@ func (in *incoming) message(env *Envelope, rawID string, channel *config.Channel
 		d := msg.Date.UTC()
 		m.Date = &d
 	}
-	// The bodies are read back from the raw message (store.Options.ReadBody).
+	// The record keeps no bodies: they are read back from the raw
+	// message (ReadBody). This value carries Text and HTML (no copy: the
+	// parse made them) for the change's events, which compute TextReply
+	// only when an endpoint takes the event.
 	m.BodyFromRaw = true
+	m.Text, m.HTML = msg.Text, msg.HTML
+	if msg == in.msg {
+		m.Prepared = in.prepared // of this reading only
+	}
 	for _, a := range msg.Attachments {
 		m.Attachments = append(m.Attachments, store.Attachment{
 			Filename: a.Filename, ContentType: a.ContentType, Size: a.Size,
@@ -137,6 +165,39 @@ func (in *incoming) message(env *Envelope, rawID string, channel *config.Channel
 	}
 	m.OriginalTo = originalTo(msg, env, channel)
 	return m
+}
+
+// readingFor is the message as channel ch reads it, and the fallback
+// charset of that reading: the one parse of the delivery, or, when the
+// message has undeclared 8-bit text and ch's fallback_charset is not the
+// one that parse used, a parse in ch's (kept for the other channels that
+// share it). Only the message record takes it; the ticket fields the
+// rules compute once per delivery (subject of a new ticket, the merge key)
+// stay those of the first reading.
+func (in *incoming) readingFor(ch *config.Channel) (*mailparse.Message, string) {
+	cs := fallbackCharset(ch)
+	if cs == in.charset || !slices.Contains(in.msg.Defects, mailparse.DefectUndeclared8bit) {
+		return in.msg, in.charset
+	}
+	if m, ok := in.readings[cs]; ok {
+		return m, cs
+	}
+	lim := in.lim
+	lim.FallbackCharset = cs
+	m, err := mailparse.Parse(in.raw, lim)
+	if err != nil { // the same bytes under the same limits: not expected
+		return in.msg, in.charset
+	}
+	if in.readings == nil {
+		in.readings = map[string]*mailparse.Message{}
+	}
+	in.readings[cs] = m
+	return m, cs
+}
+
+// normCharset is a fallback_charset as readingFor compares them.
+func normCharset(cs string) string {
+	return fallbackCharset(&config.Channel{Rules: config.Rules{FallbackCharset: cs}})
 }
 
 func addrs(in []mailparse.Address) []store.Address {

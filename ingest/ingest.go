@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"time"
+	"slices"
 
 	"github.com/sobot/ticketmx/config"
 	"github.com/sobot/ticketmx/ingest/auth"
 	"github.com/sobot/ticketmx/ingest/mailparse"
+	"github.com/sobot/ticketmx/ingest/replytext"
 	"github.com/sobot/ticketmx/store"
 )
 
@@ -58,20 +59,19 @@ type Result struct {
 
 // Ingester applies the rules and commits their effects.
 type Ingester struct {
-	Store  *store.Store
-	Now    func() time.Time // injected clock; time.Now when nil
+	// Store is where the rules read and write; its Tx.Now is the rules'
+	// clock (the database's, with several hosts).
+	Store  store.Store
 	Limits mailparse.Limits
 	Log    *slog.Logger
 	// Auth returns the sender verifier in force (rebuilt on reload); nil
 	// or a nil result means no checks.
 	Auth func() *auth.Verifier
-}
-
-func (g *Ingester) now() time.Time {
-	if g.Now != nil {
-		return g.Now().UTC()
-	}
-	return time.Now().UTC()
+	// EventsWanted, if set, reports whether the events of tenant go to
+	// some endpoint (store.WithEvents): a message for such a tenant gets
+	// its event's bodies encoded in the session (store.PrepareBodies),
+	// not in the store's writer.
+	EventsWanted func(tenant string) bool
 }
 
 // channels returns each distinct channel of the recipients once, in the
@@ -111,6 +111,10 @@ func (g *Ingester) Deliver(ctx context.Context, env *Envelope, raw []byte) (res 
 	if env.MaxHeaderBytes > 0 {
 		lim.MaxHeaderBytes = env.MaxHeaderBytes
 	}
+	// One parse for every channel, in the first one's fallback_charset;
+	// a channel with another gets its own reading when it matters
+	// (incoming.readingFor).
+	lim.FallbackCharset = fallbackCharset(env.Rcpts[0].Channel)
 	in = newIncoming(raw, env.MailFrom, lim)
 	res, err = g.deliver(ctx, env, raw, in)
 	if errors.Is(err, store.ErrPanic) {
@@ -132,10 +136,16 @@ func (g *Ingester) deliver(ctx context.Context, env *Envelope, raw []byte, in *i
 	if in.auth != nil {
 		res.Verdict = in.auth.Verdict
 	}
-	encoded := newLazyRaw(resultsHeader, env.Received, auth.StripForged(raw, env.AuthservID), chans)
-	err = g.Store.Update(ctx, func(tx *store.Tx) error {
+	encoded, err := newLazyRaw(ctx, g.Store, resultsHeader, env.Received, auth.StripForged(raw, env.AuthservID), chans)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: deliver: %w", err)
+	}
+	if err := g.prepareBodies(in, chans); err != nil {
+		return nil, fmt.Errorf("ingest: deliver: %w", err)
+	}
+	err = g.Store.Update(ctx, tenants(chans), func(tx store.Tx) error {
 		res.Outcomes = res.Outcomes[:0]
-		now := g.now()
+		now := tx.Now()
 		lazy := encoded.fresh()
 		for _, ch := range chans {
 			out, err := g.applyRules(tx, ch, in, env, lazy, now)
@@ -155,13 +165,31 @@ func (g *Ingester) deliver(ctx context.Context, env *Envelope, raw []byte, in *i
 	return &res, nil
 }
 
+// prepareBodies encodes the bodies of the message for its events when a
+// tenant it goes to has an endpoint: text_reply and the JSON of the three
+// bodies are then computed here, in the session, in parallel with the
+// others, instead of in the change.
+func (g *Ingester) prepareBodies(in *incoming, chans []*config.Channel) error {
+	if in.msg == nil || g.EventsWanted == nil {
+		return nil
+	}
+	for _, ch := range chans {
+		if g.EventsWanted(ch.Tenant) {
+			p, err := store.PrepareBodies(in.msg.Text, replytext.Extract(in.msg.Text, in.msg.HTML), in.msg.HTML)
+			in.prepared = p
+			return err
+		}
+	}
+	return nil
+}
+
 // lazyRaw stores the raw bytes at most once per variant per transaction,
 // and only when some channel keeps the message (a pure duplicate stores
 // nothing). The variants differ in the Authentication-Results field, which
 // a channel with auth_policy none does not get (SPEC section 3). They are
 // compressed before the transaction, by the session's goroutine.
 type lazyRaw struct {
-	enc [2][]byte // stored form: [0] without results, [1] with
+	enc [2]store.Raw // stored form: [0] without results, [1] with
 	ids [2]string
 	// appended maps each ticket this delivery added the message to to
 	// the message's id, so a second channel does not add it again.
@@ -169,7 +197,7 @@ type lazyRaw struct {
 }
 
 // newLazyRaw encodes the variants the channels need.
-func newLazyRaw(results, received string, body []byte, chans []*config.Channel) *lazyRaw {
+func newLazyRaw(ctx context.Context, st store.Store, results, received string, body []byte, chans []*config.Channel) (*lazyRaw, error) {
 	l := &lazyRaw{}
 	for _, ch := range chans {
 		v := variant(results, ch)
@@ -180,9 +208,24 @@ func newLazyRaw(results, received string, body []byte, chans []*config.Channel) 
 		if v == 1 {
 			top = results
 		}
-		l.enc[v] = store.EncodeRaw([]byte(top), []byte(received), body)
+		enc, err := st.PrepareRaw(ctx, []byte(top), []byte(received), body)
+		if err != nil {
+			return nil, err
+		}
+		l.enc[v] = enc
 	}
-	return l
+	return l, nil
+}
+
+// tenants lists the tenants of chans once each, for Update's locks.
+func tenants(chans []*config.Channel) []string {
+	var out []string
+	for _, ch := range chans {
+		if !slices.Contains(out, ch.Tenant) {
+			out = append(out, ch.Tenant)
+		}
+	}
+	return out
 }
 
 func variant(results string, ch *config.Channel) int {
@@ -204,7 +247,7 @@ func (l *lazyRaw) noteAppended(ticketID, msgID string) {
 }
 
 // get stores the variant for channel ch (once) and returns its raw id.
-func (l *lazyRaw) get(tx *store.Tx, ch *config.Channel) (string, error) {
+func (l *lazyRaw) get(tx store.Tx, ch *config.Channel) (string, error) {
 	v := 0
 	if l.enc[1] != nil && (l.enc[0] == nil || ch.Rules.AuthPolicy != config.AuthNone) {
 		v = 1
@@ -222,7 +265,7 @@ func (l *lazyRaw) get(tx *store.Tx, ch *config.Channel) (string, error) {
 
 // putAttachments stores each attachment's bytes once, content-addressed,
 // when the message was kept.
-func putAttachments(tx *store.Tx, in *incoming, l *lazyRaw) error {
+func putAttachments(tx store.Tx, in *incoming, l *lazyRaw) error {
 	if (l.ids[0] == "" && l.ids[1] == "") || in.msg == nil {
 		return nil
 	}

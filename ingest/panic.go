@@ -29,16 +29,20 @@ func (g *Ingester) keepAfterPanic(ctx context.Context, env *Envelope, raw []byte
 			subject, messageID = in.msg.Subject, in.msg.MessageID
 		}
 	}
-	stored := store.EncodeRaw([]byte(env.Received), auth.StripForged(raw, env.AuthservID))
-	err := g.Store.Update(ctx, func(tx *store.Tx) error {
+	chans := channels(env.Rcpts)
+	stored, err := g.Store.PrepareRaw(ctx, []byte(env.Received), auth.StripForged(raw, env.AuthservID))
+	if err != nil {
+		return fmt.Errorf("ingest: panic (%s), and keeping the message failed: %w", cause, err)
+	}
+	err = g.Store.Update(ctx, tenants(chans), func(tx store.Tx) error {
 		rawID, err := tx.PutRaw(stored)
 		if err != nil {
 			return err
 		}
-		for _, ch := range channels(env.Rcpts) {
+		for _, ch := range chans {
 			s := &store.Suspended{
 				Tenant: ch.Tenant, Channel: ch.Address, Reason: ReasonInternalError, Detail: cause,
-				ReceivedAt: g.now(), From: from, Subject: subject, MessageID: messageID,
+				ReceivedAt: tx.Now(), From: from, Subject: subject, MessageID: messageID,
 				Size: int64(len(raw)), RawID: rawID, MailFrom: env.MailFrom, HELO: env.HELO,
 				TLS: env.TLS, DupKey: dupKey,
 			}

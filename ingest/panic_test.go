@@ -32,7 +32,7 @@ func TestPanicKeepsRawAndRetryIsDuplicate(t *testing.T) {
 	if len(sus) != 1 || sus[0].Reason != ReasonInternalError || !strings.Contains(sus[0].Detail, "injected") {
 		t.Fatalf("suspended: %+v", sus)
 	}
-	raw, err := h.st.MessageRaw(sus[0].ID)
+	raw, err := h.st.MessageRaw(context.Background(), sus[0].ID)
 	if err != nil || !strings.HasSuffix(string(raw), string(m.raw())) {
 		t.Fatalf("raw kept: %v", err)
 	}
@@ -74,9 +74,9 @@ func TestNoneChannelGetsNoResultsHeader(t *testing.T) {
 	h := newHarness(t, rules{})
 	tag := &config.Channel{Rules: config.Rules{AuthPolicy: config.AuthTag}}
 	none := &config.Channel{Rules: config.Rules{AuthPolicy: config.AuthNone}}
-	l := newLazyRaw("Authentication-Results: mx; none\r\n", "Received: x\r\n", []byte("Subject: s\r\n\r\nb\r\n"), []*config.Channel{tag, none})
+	l, _ := newLazyRaw(context.Background(), h.st, "Authentication-Results: mx; none\r\n", "Received: x\r\n", []byte("Subject: s\r\n\r\nb\r\n"), []*config.Channel{tag, none})
 	var withID, withoutID, again string
-	err := h.st.Update(context.Background(), func(tx *store.Tx) error {
+	err := h.st.Update(context.Background(), []string{"acme"}, func(tx store.Tx) error {
 		var err error
 		if withID, err = l.get(tx, tag); err != nil {
 			return err
@@ -93,7 +93,7 @@ func TestNoneChannelGetsNoResultsHeader(t *testing.T) {
 	if withID == withoutID || again != withID {
 		t.Fatalf("raw ids: tag %s none %s again %s", withID, withoutID, again)
 	}
-	_ = h.st.View(func(tx *store.Tx) error {
+	_ = h.st.View(context.Background(), func(tx store.Tx) error {
 		with, err1 := tx.Raw(withID)
 		without, err2 := tx.Raw(withoutID)
 		if err1 != nil || err2 != nil {

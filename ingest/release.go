@@ -17,7 +17,7 @@ import (
 func (g *Ingester) Release(ctx context.Context, cfg *config.Config, id string) (*Outcome, error) {
 	var sm *store.Suspended
 	var raw []byte
-	err := g.Store.View(func(tx *store.Tx) error {
+	err := g.Store.View(ctx, func(tx store.Tx) error {
 		var err error
 		if sm, err = tx.Suspended(id); err != nil {
 			return err
@@ -34,7 +34,7 @@ func (g *Ingester) Release(ctx context.Context, cfg *config.Config, id string) (
 	in.auth = sm.Auth
 	env := &Envelope{RemoteIP: net.ParseIP(sm.RemoteIP), HELO: sm.HELO, MailFrom: sm.MailFrom, TLS: sm.TLS}
 	var out Outcome
-	err = g.Store.Update(ctx, func(tx *store.Tx) error {
+	err = g.Store.Update(ctx, []string{sm.Tenant}, func(tx store.Tx) error {
 		if _, err := tx.Suspended(id); err != nil {
 			return err // released concurrently
 		}
@@ -42,7 +42,7 @@ func (g *Ingester) Release(ctx context.Context, cfg *config.Config, id string) (
 			return err
 		}
 		var err error
-		out, err = g.ticketize(tx, ch, in, env, &lazyRaw{ids: [2]string{sm.RawID, sm.RawID}}, g.now(), true)
+		out, err = g.ticketize(tx, ch, in, env, &lazyRaw{ids: [2]string{sm.RawID, sm.RawID}}, tx.Now(), true)
 		if err != nil {
 			return err
 		}

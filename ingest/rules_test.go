@@ -121,7 +121,7 @@ func threadSetup(t *testing.T, r rules) *harness {
 		h.deliver1(&s.m, s.rcpt)
 		h.clock.Add(time.Minute)
 	}
-	if _, err := h.st.RegisterOutbound(context.Background(), "acme#1", "out1@acme.sobot.com"); err != nil {
+	if _, err := store.RegisterOutbound(context.Background(), h.st, "acme#1", "out1@acme.sobot.com"); err != nil {
 		t.Fatal(err)
 	}
 	if n := h.ticket("acme#1").MessageCount; n != 2 {

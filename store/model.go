@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Ticket statuses (SPEC section 1).
 const (
@@ -105,33 +108,55 @@ type DMARCResult struct {
 
 // Message is one received email as it belongs to one ticket.
 type Message struct {
-	ID          string       `json:"id"`
-	TicketID    string       `json:"ticket_id"`
-	Tenant      string       `json:"tenant"`
-	Channel     string       `json:"channel"`
-	MessageID   string       `json:"message_id"`
-	InReplyTo   []string     `json:"in_reply_to,omitempty"`
-	References  []string     `json:"references,omitempty"`
-	From        Address      `json:"from"`
-	To          []Address    `json:"to"`
-	Cc          []Address    `json:"cc"`
-	OriginalTo  string       `json:"original_to,omitempty"`
-	Subject     string       `json:"subject"`
-	Date        *time.Time   `json:"date"`
-	ReceivedAt  time.Time    `json:"received_at"`
-	Text        string       `json:"text"`
+	ID         string     `json:"id"`
+	TicketID   string     `json:"ticket_id"`
+	Tenant     string     `json:"tenant"`
+	Channel    string     `json:"channel"`
+	MessageID  string     `json:"message_id"`
+	InReplyTo  []string   `json:"in_reply_to,omitempty"`
+	References []string   `json:"references,omitempty"`
+	From       Address    `json:"from"`
+	To         []Address  `json:"to"`
+	Cc         []Address  `json:"cc"`
+	OriginalTo string     `json:"original_to,omitempty"`
+	Subject    string     `json:"subject"`
+	Date       *time.Time `json:"date"`
+	ReceivedAt time.Time  `json:"received_at"`
+	Text       string     `json:"text"`
+	// TextReply is what the sender wrote in this message: Text without
+	// the quoted history and the signature (SPEC section 2a). Like Text it
+	// is read from the raw message when BodyFromRaw is set.
+	TextReply   string       `json:"text_reply"`
 	HTML        string       `json:"html,omitempty"`
 	Attachments []Attachment `json:"attachments"`
-	Auth        *Auth        `json:"auth,omitempty"`
-	Auto        bool         `json:"auto"`
-	Decision    string       `json:"decision"`
-	Size        int64        `json:"size"`
-	RawID       string       `json:"raw_id"`
-	// BodyFromRaw says that Text and HTML are those of the raw message:
-	// the record does not repeat them, and the Store's readers fill them
-	// in from the raw message (Options.ReadBody).
+	// Defects names the repairs a damaged message needed when it was read
+	// (SPEC section 2a); empty for an undamaged one. Computed once, at
+	// ingest, and kept with the record.
+	Defects DefectList `json:"defects"`
+	// FallbackCharset is the charset the message's undeclared 8-bit text
+	// was read in (the channel's fallback_charset), set only when it had
+	// such text (the undeclared_8bit defect): bodies read again from the
+	// raw message are read the same way. Empty means the built-in default.
+	FallbackCharset string `json:"fallback_charset,omitempty"`
+	Auth            *Auth  `json:"auth,omitempty"`
+	Auto            bool   `json:"auto"`
+	Decision        string `json:"decision"`
+	// Direction is in for received mail, out for a reply sent from
+	// ticketmx (SPEC section 10), with its delivery state.
+	Direction     Direction `json:"direction"`
+	OutboundState string    `json:"outbound_state,omitempty"`
+	OutboundError string    `json:"outbound_error,omitempty"`
+	Size          int64     `json:"size"`
+	RawID         string    `json:"raw_id"`
+	// BodyFromRaw says that Text, HTML and TextReply are those of the raw
+	// message: the record does not repeat them, and TicketWithBodies fills
+	// them in from the raw message (a BodyReader, ingest.ReadBody).
 	BodyFromRaw bool   `json:"-"`
 	TLS         string `json:"tls,omitempty"`
+	// Prepared, if set, is Text, TextReply and HTML encoded for the
+	// change's events before the change (PrepareBodies), so the writer
+	// does not encode them. Never stored.
+	Prepared *PreparedBodies `json:"-"`
 }
 
 // Suspended is a received message that did not become part of a ticket.
@@ -155,4 +180,19 @@ type Suspended struct {
 	HELO     string `json:"helo,omitempty"`
 	TLS      string `json:"tls,omitempty"`
 	DupKey   string `json:"dup_key,omitempty"`
+}
+
+// DefectList is a message's defects: always a JSON list ([] when it has
+// none, and for records written before defects were kept). A method on
+// the list rather than on Message keeps encoding/json from re-reading a
+// whole message's JSON (bodies included) to check a custom marshaler's
+// output.
+type DefectList []string
+
+// MarshalJSON writes nil as [].
+func (d DefectList) MarshalJSON() ([]byte, error) {
+	if d == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]string(d))
 }

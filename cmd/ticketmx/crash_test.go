@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	boltstore "github.com/sobot/ticketmx/store/bolt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -47,6 +49,14 @@ func sendOne(c *smtp.Client, id string) error {
 // blast sends from several connections until the daemon dies, and returns
 // every id that got 250 and every id that was tried.
 func blast(addr, round string, conns int) (acked, tried []string) {
+	return blastUntil(addr, round, conns, nil, nil)
+}
+
+// blastUntil is blast that also ends when stop is closed (nil: never).
+// reply, when set, sees every answer (nil for 250) with the time the
+// message was begun, and says whether the connection goes on after an
+// error; without it a connection ends at its first error.
+func blastUntil(addr, round string, conns int, stop <-chan struct{}, reply func(id string, begun time.Time, err error) (goOn bool)) (acked, tried []string) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for w := range conns {
@@ -58,20 +68,34 @@ func blast(addr, round string, conns int) (acked, tried []string) {
 				return
 			}
 			defer c.Close()
+			boundClient(c)
 			if c.Hello("crash.example.org") != nil {
 				return
 			}
 			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
 				id := fmt.Sprintf("%s-%d-%d@crash.example", round, w, i)
 				mu.Lock()
 				tried = append(tried, id)
 				mu.Unlock()
-				if err := sendOne(c, id); err != nil {
+				begun := time.Now()
+				err := sendOne(c, id)
+				goOn := err == nil
+				if reply != nil {
+					goOn = reply(id, begun, err) || err == nil
+				}
+				if err == nil {
+					mu.Lock()
+					acked = append(acked, id)
+					mu.Unlock()
+				}
+				if !goOn {
 					return // the daemon was killed
 				}
-				mu.Lock()
-				acked = append(acked, id)
-				mu.Unlock()
 			}
 		}()
 	}
@@ -82,20 +106,27 @@ func blast(addr, round string, conns int) (acked, tried []string) {
 // messageIDCounts counts the ticket messages of each Message-ID in the store.
 func messageIDCounts(t *testing.T, path string) map[string]int {
 	t.Helper()
-	s, err := store.Open(path, store.Options{})
+	s, err := boltstore.Open(path, boltstore.Options{})
 	if err != nil {
 		t.Fatalf("store after crash: %v", err)
 	}
 	defer s.Close()
+	return messageIDCountsIn(t, s)
+}
+
+// messageIDCountsIn counts the ticket messages of each Message-ID in s,
+// of either engine.
+func messageIDCountsIn(t *testing.T, s store.Store) map[string]int {
+	t.Helper()
 	counts := map[string]int{}
 	after := ""
 	for {
-		list, next, err := s.ListTickets(store.TicketFilter{Limit: 1000, After: after})
+		list, next, err := s.ListTickets(context.Background(), store.TicketFilter{Limit: 1000, After: after})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, tk := range list {
-			full, err := s.TicketWithMessages(tk.ID)
+			full, err := store.TicketWithMessages(context.Background(), s, tk.ID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -87,6 +87,26 @@ var ctlCommands = []*ctlCmd{
 		setup:   func(*flag.FlagSet) ctlRun { return func(c *ctl, a []string) error { return c.suspendedRelease(a[0]) } },
 	},
 	{
+		path: "events list", flags: "[--state S] [--limit N] [--after CURSOR]",
+		purpose: "webhook deliveries, newest event first",
+		about: "One row per event and endpoint. WHEN is the next attempt of a pending row or\n" +
+			"the delivery time of a delivered one; a failed row waits for events retry.",
+		setup: func(fs *flag.FlagSet) ctlRun {
+			var o eventListOptions
+			fs.StringVar(&o.state, "state", "", "only rows in state `S` (pending, delivered, failed)")
+			fs.IntVar(&o.limit, "limit", 50, "at most `N` rows (1 to 1000)")
+			fs.StringVar(&o.after, "after", "", "continue after `CURSOR` (from the previous page)")
+			return func(c *ctl, _ []string) error { return c.eventsList(o) }
+		},
+	},
+	{
+		path: "events retry", params: []string{"ID"},
+		purpose: "deliver a failed event again now",
+		about: "Every failed row of the event (one per endpoint) becomes pending, due now,\n" +
+			"with webhooks.retry.max_age counted from the retry.",
+		setup: func(*flag.FlagSet) ctlRun { return func(c *ctl, a []string) error { return c.eventsRetry(a[0]) } },
+	},
+	{
 		path: "channels list", purpose: "effective channels and their state",
 		setup: func(*flag.FlagSet) ctlRun { return func(c *ctl, _ []string) error { return c.channelsList() } },
 	},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,7 +11,30 @@ import (
 	"github.com/sobot/ticketmx/store"
 )
 
-func (c *ctl) ticketsShow(ref string) error {
+// The flag of tickets show is declared here, beside what it changes
+// (ctlCommands holds the command).
+func init() {
+	for _, cmd := range ctlCommands {
+		if cmd.path != "tickets show" {
+			continue
+		}
+		cmd.flags = "[--full]"
+		cmd.about += "\nEach message shows what its sender wrote in it (text_reply): its text without\n" +
+			"the earlier messages it quotes and without its signature. --full shows the\n" +
+			"whole text. defects: names the repairs a damaged message needed."
+		cmd.setup = func(fs *flag.FlagSet) ctlRun {
+			full := fs.Bool("full", false, "show each message's whole text, quoted history and signature included")
+			return func(c *ctl, a []string) error { return c.showTicket(a[0], *full) }
+		}
+	}
+}
+
+// ticketsShow prints a ticket and its messages, each with its text_reply.
+func (c *ctl) ticketsShow(ref string) error { return c.showTicket(ref, false) }
+
+// showTicket prints a ticket and its messages; full prints each message's
+// whole text instead of its text_reply.
+func (c *ctl) showTicket(ref string, full bool) error {
 	var t store.Ticket
 	if printed, err := c.callJSON(http.MethodGet, ctlURL(nil, "v1", "tickets", ref), nil, &t); printed || err != nil {
 		return err
@@ -37,20 +61,33 @@ func (c *ctl) ticketsShow(ref string) error {
 	}
 	w.field("messages", strconv.Itoa(len(t.Messages)))
 	for i, m := range t.Messages {
-		fmt.Fprintf(w.w, "\n--- message %d of %d\n", i+1, len(t.Messages))
-		c.showMessage(w, m)
+		out := ""
+		if m.Direction == store.DirectionOut {
+			out = " (out)" // a reply sent from ticketmx
+		}
+		fmt.Fprintf(w.w, "\n--- message %d of %d%s\n", i+1, len(t.Messages), out)
+		c.showMessage(w, m, full)
 	}
 	return w.err
 }
 
-func (c *ctl) showMessage(w *ctlFields, m *store.Message) {
+func (c *ctl) showMessage(w *ctlFields, m *store.Message, full bool) {
 	decision := m.Decision
 	if m.Auto {
 		decision += " auto"
 	}
 	w.field("id", m.ID)
 	w.field("message_id", m.MessageID)
-	w.field("decision", decision)
+	if m.Direction == store.DirectionOut {
+		// A reply has no decision; its delivery state is what matters.
+		w.field("direction", "out")
+		w.field("outbound", m.OutboundState)
+		if m.OutboundError != "" {
+			w.field("error", m.OutboundError)
+		}
+	} else {
+		w.field("decision", decision)
+	}
 	w.field("from", ctlAddr(m.From))
 	w.field("to", ctlAddrs(m.To))
 	if len(m.Cc) > 0 {
@@ -72,12 +109,23 @@ func (c *ctl) showMessage(w *ctlFields, m *store.Message) {
 	if m.Auth != nil {
 		w.field("auth", ctlAuthLine(m.Auth))
 	}
+	if len(m.Defects) > 0 {
+		w.field("defects", strings.Join(m.Defects, ", "))
+	}
 	text := strings.TrimRight(ctlCleanBlock(m.Text), "\n")
+	shown, cut := text, false
+	if reply := strings.TrimRight(ctlCleanBlock(m.TextReply), "\n"); !full && reply != "" && reply != text {
+		// A record from before text_reply has none: its text is shown.
+		shown, cut = reply, true
+	}
 	switch {
-	case text != "":
+	case shown != "":
 		fmt.Fprintln(w.w)
-		for _, line := range strings.Split(text, "\n") {
+		for _, line := range strings.Split(shown, "\n") {
 			fmt.Fprintln(w.w, strings.TrimRight("    "+line, " \t"))
+		}
+		if cut {
+			fmt.Fprintln(w.w, "    [quoted text and signature hidden: --full shows them]")
 		}
 	case m.HTML != "":
 		fmt.Fprintf(w.w, "\n    (HTML only: ticketmx ctl messages raw %s)\n", m.ID)

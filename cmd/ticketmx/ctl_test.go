@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	boltstore "github.com/sobot/ticketmx/store/bolt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,22 +25,29 @@ var ctlT0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // ctlDaemon is an admin server on a temporary socket over a real store.
 type ctlDaemon struct {
-	st        *store.Store
+	st        store.Store
 	socket    string
 	reloadErr error
+	retried   atomic.Int32 // calls of the EventsRetried hook
 }
 
-func startCtlDaemon(t *testing.T) *ctlDaemon {
+// startCtlDaemon starts the daemon; wrap, if given, wraps its store (as
+// store.WithEvents does in serve).
+func startCtlDaemon(t *testing.T, wrap ...func(store.Store) store.Store) *ctlDaemon {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "tickets.db"), store.Options{})
+	engine, err := boltstore.Open(filepath.Join(dir, "tickets.db"), boltstore.Options{Now: func() time.Time { return ctlT0.Add(time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var st store.Store = engine
+	for _, w := range wrap {
+		st = w(st)
 	}
 	d := &ctlDaemon{st: st, socket: filepath.Join(dir, "admin.sock")}
 	srv := admin.New(st, admin.Hooks{
 		Release: func(ctx context.Context, id string) (any, error) {
-			if _, err := st.MessageRaw(id); err != nil {
+			if _, err := st.MessageRaw(context.Background(), id); err != nil {
 				return nil, err
 			}
 			return map[string]any{"decision": "new", "number": 9, "tenant": "acme"}, nil
@@ -56,8 +65,9 @@ func startCtlDaemon(t *testing.T) *ctlDaemon {
 						"auth_policy": "reject", "loop": map[string]any{"max": 20, "window": "10m0s"}}},
 			}
 		},
-		Stats: func() map[string]any { return map[string]any{"smtp_sessions": 2} },
-		Now:   func() time.Time { return ctlT0.Add(time.Hour) },
+		Stats:         func() map[string]any { return map[string]any{"smtp_sessions": 2} },
+		Now:           func() time.Time { return ctlT0.Add(time.Hour) },
+		EventsRetried: func() { d.retried.Add(1) },
 	}, nil)
 	if err := srv.Listen(d.socket, 0o600); err != nil {
 		t.Fatal(err)
@@ -82,9 +92,13 @@ func (d *ctlDaemon) addTicket(t *testing.T, tenant, subject string, raw []byte) 
 		Auth: &store.Auth{SPF: store.SPFResult{Result: "pass", Domain: "example.com"},
 			DKIM:  []store.DKIMResult{{Domain: "example.com", Selector: "s1", Result: "pass"}},
 			DMARC: store.DMARCResult{Result: "pass", Domain: "example.com", Policy: "reject"}, Verdict: "pass"}}
-	err := d.st.Update(context.Background(), func(tx *store.Tx) error {
+	enc, err := d.st.PrepareRaw(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.st.Update(context.Background(), []string{tk.Tenant}, func(tx store.Tx) error {
 		var err error
-		if m.RawID, err = tx.PutRaw(store.EncodeRaw(raw)); err != nil {
+		if m.RawID, err = tx.PutRaw(enc); err != nil {
 			return err
 		}
 		if err := tx.CreateTicket(tk); err != nil {
@@ -102,9 +116,13 @@ func (d *ctlDaemon) addSuspended(t *testing.T, detail string) *store.Suspended {
 	t.Helper()
 	sm := &store.Suspended{Tenant: "acme", Channel: "support@acme.com", Reason: "forwarding_confirmation", Detail: detail,
 		ReceivedAt: ctlT0, From: store.Address{Address: "forwarding-noreply@google.com"}, Subject: "Gmail Forwarding Confirmation"}
-	err := d.st.Update(context.Background(), func(tx *store.Tx) error {
+	enc, err := d.st.PrepareRaw(context.Background(), []byte("Subject: x\r\n\r\nx\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.st.Update(context.Background(), []string{sm.Tenant}, func(tx store.Tx) error {
 		var err error
-		if sm.RawID, err = tx.PutRaw(store.EncodeRaw([]byte("Subject: x\r\n\r\nx\r\n"))); err != nil {
+		if sm.RawID, err = tx.PutRaw(enc); err != nil {
 			return err
 		}
 		return tx.Suspend(sm)
@@ -295,12 +313,12 @@ func TestCtlBackup(t *testing.T) {
 	if _, err := os.Stat(file + ".tmp"); !os.IsNotExist(err) {
 		t.Errorf("temporary file left: %v", err)
 	}
-	st, err := store.Open(file, store.Options{})
+	st, err := boltstore.Open(file, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	got, err := st.TicketWithMessages("acme#1")
+	got, err := store.TicketWithMessages(context.Background(), st, "acme#1", nil)
 	if err != nil || got.ID != tk.ID || len(got.Messages) != 1 {
 		t.Errorf("ticket in backup: %+v %v", got, err)
 	}
@@ -354,5 +372,54 @@ func TestCtlDaemonNotRunning(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := runCtl([]string{"stats"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), missing) {
 		t.Errorf("env socket: %d %q", code, errOut.String())
+	}
+}
+
+// tickets show prints each message's text_reply and its defects; --full
+// the whole text; --json carries both fields unchanged.
+func TestCtlTicketsShowReply(t *testing.T) {
+	d := startCtlDaemon(t)
+	tk, m := d.addTicket(t, "acme", "Re: order", []byte("x"))
+	err := d.st.Update(context.Background(), []string{"acme"}, func(tx store.Tx) error {
+		r := &store.Message{MessageID: "<reply@example.com>", From: tk.Customer, Subject: "Re: order", ReceivedAt: ctlT0,
+			Text:      "It came, thanks.\n\nOn Sat, 1 Mar 2025, ACME wrote:\n> Your order shipped.\n",
+			TextReply: "It came, thanks.", Defects: []string{"missing_header_body_separator", "undeclared_8bit"},
+			Decision: store.DecisionReply}
+		return tx.AddMessage(tk, r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := d.mustCtl(t, "tickets", "show", "acme#1")
+	wantLines(t, out, "\n    It came, thanks.\n    [quoted text and signature hidden: --full shows them]\n",
+		"defects:      missing_header_body_separator, undeclared_8bit",
+		"\n    Hello,\n    my order is late.\n") // a record without text_reply shows its text
+	if strings.Contains(out, "Your order shipped") || strings.Count(out, "defects:") != 1 {
+		t.Errorf("default output shows the quote, or defects of a message without any:\n%s", out)
+	}
+	full := d.mustCtl(t, "tickets", "show", "--full", "acme#1")
+	wantLines(t, full, "\n    It came, thanks.\n\n    On Sat, 1 Mar 2025, ACME wrote:\n    > Your order shipped.\n")
+	if strings.Contains(full, "hidden") {
+		t.Errorf("--full still hides:\n%s", full)
+	}
+	js := d.mustCtl(t, "tickets", "show", "acme#1", "--full", "--json")
+	if want := string(d.api(t, "GET", "/v1/tickets/"+tk.ID)); js != want {
+		t.Errorf("--json:\n%s\nwant\n%s", js, want)
+	}
+	var back struct {
+		Messages []struct {
+			ID        string   `json:"id"`
+			TextReply *string  `json:"text_reply"`
+			Defects   []string `json:"defects"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal([]byte(js), &back); err != nil || len(back.Messages) != 2 {
+		t.Fatalf("%v: %s", err, js)
+	}
+	if back.Messages[0].ID != m.ID || back.Messages[0].Defects == nil || len(back.Messages[0].Defects) != 0 {
+		t.Errorf("first message defects %#v, want []", back.Messages[0].Defects)
+	}
+	if r := back.Messages[1]; r.TextReply == nil || *r.TextReply != "It came, thanks." || len(r.Defects) != 2 {
+		t.Errorf("reply: text_reply %v defects %q", r.TextReply, r.Defects)
 	}
 }

@@ -18,9 +18,14 @@ const ctlHelpGlobal = `Global flags (before the command):
 const ctlHelpExamples = `Examples:
   ticketmx ctl tickets list --tenant acme --status open
   ticketmx ctl tickets show acme#42
+  ticketmx ctl tickets show --full acme#42
   ticketmx ctl tickets set-status acme#42 closed
   ticketmx ctl messages raw m00000000000002a1 > message.eml
   ticketmx ctl --json suspended list | jq -r '.suspended[].detail'
+  ticketmx ctl tickets reply acme#42 --attach invoice.pdf < reply.txt
+  ticketmx ctl outbound list --state failed
+  ticketmx ctl events list --state failed
+  ticketmx ctl events retry e00000000000001f4
   ticketmx ctl --socket /run/ticketmx/admin.sock reload
   ticketmx ctl backup /var/backups/ticketmx-$(date +%F).db
 `

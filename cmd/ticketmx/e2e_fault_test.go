@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	boltstore "github.com/sobot/ticketmx/store/bolt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,8 +12,6 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/sobot/ticketmx/store"
 )
 
 // TestFaultStoreWriteFailure: a store that cannot write (disk full) makes
@@ -20,7 +19,7 @@ import (
 // again the sender's retry is accepted.
 func TestFaultStoreWriteFailure(t *testing.T) {
 	var full atomic.Bool
-	testStoreOptions = func(o *store.Options) {
+	testStoreOptions = func(o *boltstore.Options) {
 		o.BeforeCommit = func() error {
 			if full.Load() {
 				return syscall.ENOSPC

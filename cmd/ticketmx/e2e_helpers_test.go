@@ -95,7 +95,7 @@ tenants:
     system_channel: {enabled: true}
 `
 
-func newMockDNS(t *testing.T, zones map[string]mockdns.Zone) string {
+func newMockDNS(t testing.TB, zones map[string]mockdns.Zone) string {
 	t.Helper()
 	srv, err := mockdns.NewServerWithLogger(zones, nopLogger{}, false)
 	if err != nil {
@@ -127,15 +127,37 @@ func startEnv(t *testing.T) *testEnv {
 // starts the daemon on it.
 func startEnvWith(t *testing.T, cfgFmt string, zones map[string]mockdns.Zone) *testEnv {
 	t.Helper()
+	return startEnvClock(t, cfgFmt, zones, nil)
+}
+
+// newFakeClock is the tests' clock at its starting time.
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+}
+
+// startEnvClock is startEnvWith on a given clock (nil: a new one), so that
+// several daemons on one shared store can run on the same clock.
+func startEnvClock(t *testing.T, cfgFmt string, zones map[string]mockdns.Zone, clock *fakeClock) *testEnv {
+	t.Helper()
+	e := newEnvClock(t, cfgFmt, zones, clock)
+	e.start()
+	return e
+}
+
+// newEnvClock writes the config and readies a daemon for start (or
+// tryStart); it is stopped at cleanup.
+func newEnvClock(t *testing.T, cfgFmt string, zones map[string]mockdns.Zone, clock *fakeClock) *testEnv {
+	t.Helper()
+	if clock == nil {
+		clock = newFakeClock()
+	}
 	dir := shortDir(t)
-	e := &testEnv{t: t, sock: filepath.Join(dir, "admin.sock"), logs: &syncBuffer{},
-		clock: &fakeClock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}}
+	e := &testEnv{t: t, sock: filepath.Join(dir, "admin.sock"), logs: &syncBuffer{}, clock: clock}
 	e.cfgPath = filepath.Join(dir, "ticketmx.yaml")
 	body := fmt.Sprintf(cfgFmt, dir, e.sock, newMockDNS(t, zones))
 	if err := os.WriteFile(e.cfgPath, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.start()
 	t.Cleanup(func() {
 		e.stop()
 		if t.Failed() {
@@ -147,15 +169,23 @@ func startEnvWith(t *testing.T, cfgFmt string, zones map[string]mockdns.Zone) *t
 
 func (e *testEnv) start() {
 	e.t.Helper()
+	if err := e.tryStart(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// tryStart is start returning its error, for any goroutine.
+func (e *testEnv) tryStart() error {
 	cfg, err := config.Load(e.cfgPath)
 	if err != nil {
-		e.t.Fatal(err)
+		return err
 	}
 	d, err := startDaemon(e.cfgPath, cfg, e.logs, e.clock.Now)
 	if err != nil {
-		e.t.Fatal(err)
+		return err
 	}
 	e.d, e.smtp = d, d.smtp.Addrs()[cfg.SMTP.Listen[0]].String()
+	return nil
 }
 
 func (e *testEnv) stop() {
@@ -192,13 +222,26 @@ func (e *testEnv) sendHELO(helo, from string, rcpts []string, msg string) sendRe
 		e.t.Fatal(err)
 	}
 	defer c.Close()
+	boundClient(c)
 	if err := c.Hello(helo); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := c.Mail(from, nil); err != nil {
+	res, err := sendOn(c, from, rcpts, msg)
+	if err != nil {
 		e.t.Fatal(err)
 	}
+	_ = c.Quit()
+	return res
+}
+
+// sendOn runs one transaction on an open client and reports every reply;
+// the error is one that is no reply (MAIL refused, a broken connection).
+// It is safe in any goroutine.
+func sendOn(c *smtp.Client, from string, rcpts []string, msg string) (sendResult, error) {
 	var res sendResult
+	if err := c.Mail(from, nil); err != nil {
+		return res, err
+	}
 	ok := 0
 	for _, r := range rcpts {
 		err := c.Rcpt(r, nil)
@@ -208,18 +251,18 @@ func (e *testEnv) sendHELO(helo, from string, rcpts []string, msg string) sendRe
 		}
 	}
 	if ok == 0 {
-		return res
+		_ = c.Reset() // a broken connection shows at the next MAIL
+		return res, nil
 	}
 	w, err := c.Data()
 	if err != nil {
-		e.t.Fatal(err)
+		return res, err
 	}
 	if _, err := io.WriteString(w, msg); err != nil {
-		e.t.Fatal(err)
+		return res, err
 	}
 	res.dataErr = w.Close()
-	_ = c.Quit()
-	return res
+	return res, nil
 }
 
 // mustSend delivers msg and fails the test unless every reply was 250.
@@ -234,6 +277,15 @@ func (e *testEnv) mustSend(from string, rcpts []string, msg string) {
 	if res.dataErr != nil {
 		e.t.Fatalf("DATA: %v", res.dataErr)
 	}
+}
+
+// clientTimeout bounds every command and DATA of the tests' SMTP clients
+// (go-smtp's defaults are minutes).
+const clientTimeout = 30 * time.Second
+
+// boundClient sets the tests' bounds on c.
+func boundClient(c *smtp.Client) {
+	c.CommandTimeout, c.SubmissionTimeout = clientTimeout, clientTimeout
 }
 
 func smtpCode(err error) string {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	boltstore "github.com/sobot/ticketmx/store/bolt"
 	"io"
 	"net/http"
 	"os"
@@ -228,14 +230,14 @@ func TestOpsBackupDuringLoad(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("ctl backup: %d %s %s", code, out, stderr)
 	}
-	b, err := store.Open(file, store.Options{})
+	b, err := boltstore.Open(file, boltstore.Options{})
 	if err != nil {
 		t.Fatalf("backup does not open: %v", err)
 	}
 	defer b.Close()
-	err = b.View(func(tx *store.Tx) error {
+	err = b.View(context.Background(), func(tx store.Tx) error {
 		for _, id := range before {
-			if _, ok := tx.LookupMessageID("acme", id); !ok {
+			if _, ok, err := tx.LookupMessageID("acme", id); err != nil || !ok {
 				return fmt.Errorf("message %s got 250 before the backup but is not in it", id)
 			}
 		}
@@ -375,12 +377,12 @@ func TestOpsSignals(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("daemon did not exit after SIGTERM")
 	}
-	s, err := store.Open(filepath.Join(dir, "tickets.db"), store.Options{})
+	s, err := boltstore.Open(filepath.Join(dir, "tickets.db"), boltstore.Options{})
 	if err != nil {
 		t.Fatalf("store after shutdown: %v", err)
 	}
 	defer s.Close()
-	tk, _, err := s.ListTickets(store.TicketFilter{})
+	tk, _, err := s.ListTickets(context.Background(), store.TicketFilter{})
 	if err != nil || len(tk) != 1 || tk[0].Subject != "in flight" {
 		t.Fatalf("tickets after shutdown: %v %v", tk, err)
 	}

@@ -16,6 +16,9 @@ Usage:
   ticketmx check-config FILE         validate a config, print every problem, exit 1 on any
   ticketmx ctl [--socket PATH] [--json] COMMAND ...
                                      talk to a running daemon (ticketmx ctl --help)
+  ticketmx store copy --from FILE [--config FILE]
+                                     copy a bbolt store into the configured
+                                     postgres store; safe to run again
 
 Without --config, serve runs on the built-in default: SMTP on 127.0.0.1:2525,
 data in ./ticketmx-data/, one tenant "demo" (demo.sobot.com) whose system
@@ -39,6 +42,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCheckConfig(args[1:], stdout, stderr)
 	case "ctl":
 		return runCtl(args[1:], stdout, stderr)
+	case "store":
+		return runStore(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

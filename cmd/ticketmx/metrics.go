@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -144,10 +145,15 @@ func (m *metrics) observeReload(err error) {
 }
 
 // registerDaemon adds the series read from the running daemon.
-func (m *metrics) registerDaemon(st *store.Store, active func() int) {
+func (m *metrics) registerDaemon(st store.Store, active func() int) {
 	m.reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ticketmx_store_size_bytes", Help: "Size of the store file."},
-			func() float64 { return float64(st.Size()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ticketmx_store_size_bytes", Help: "Size of the store (the bbolt file, or the PostgreSQL database)."},
+			func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+				defer cancel()
+				n, _ := st.Size(ctx)
+				return float64(n)
+			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ticketmx_smtp_active_connections", Help: "Open SMTP connections."},
 			func() float64 { return float64(active()) }),
 	)

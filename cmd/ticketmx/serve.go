@@ -23,6 +23,8 @@ import (
 	"github.com/sobot/ticketmx/smtpd"
 	"github.com/sobot/ticketmx/store"
 	"github.com/sobot/ticketmx/store/admin"
+	"github.com/sobot/ticketmx/store/outbound"
+	"github.com/sobot/ticketmx/store/webhook"
 )
 
 // runServe is `ticketmx serve [--config FILE]`.
@@ -47,7 +49,7 @@ func runServe(args []string, stderr io.Writer) int {
 	// while starting must not kill the daemon (its default action).
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	d, err := startDaemon(*path, cfg, stderr, time.Now)
+	d, err := startDaemon(*path, cfg, stderr, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "ticketmx serve: %v\n", err)
 		return 1
@@ -69,10 +71,6 @@ func runServe(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// testStoreOptions lets fault-injection tests change the store options of
-// an in-process daemon. It is nil in the binary.
-var testStoreOptions func(*store.Options)
-
 // testAdminListening, when set, runs as soon as the admin socket answers,
 // before the SMTP listeners are bound: tests call the API in that window.
 // It is nil in the binary.
@@ -83,7 +81,9 @@ type daemon struct {
 	path     string
 	cfg      atomic.Pointer[config.Config]
 	log      *slog.Logger
-	store    *store.Store
+	store    store.Store // the engine with its changes' events (store.WithEvents)
+	webhooks *webhook.Worker
+	sender   *outbound.Sender
 	ingester *ingest.Ingester
 	smtp     *smtpd.Server
 	admin    *admin.Server
@@ -103,30 +103,34 @@ type daemon struct {
 // second daemon on the same socket stops before it binds any port. Every
 // part the admin API's hooks use exists before the socket answers; a
 // reload asked for while starting waits until the listeners are bound.
-// now is the clock of the rules; tests pass a fake one, serve time.Now.
+// now is the clock of the rules; tests pass a fake one, serve nil (the
+// store's own clock: the host's for bbolt, the database's for postgres).
 func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() time.Time) (*daemon, error) {
 	d := &daemon{path: path, now: now}
 	d.log, d.logs = newLogger(cfg.Log, logw)
 	d.cfg.Store(cfg)
 	d.metrics = newMetrics()
-	sopts := store.Options{OnCommit: d.metrics.observeCommit, ReadBody: ingest.ReadBody, Log: d.log}
-	if testStoreOptions != nil {
-		testStoreOptions(&sopts)
-	}
-	st, err := store.Open(cfg.Store.Path, sopts)
+	st, err := openStore(context.Background(), cfg.Store, storeWiring{now: now, onCommit: d.metrics.observeCommit, log: d.log})
 	if err != nil {
 		return nil, err
 	}
+	engine := st
+	if st, err = d.withWebhooks(engine, cfg); err != nil {
+		engine.Close()
+		return nil, err
+	}
 	d.store = st
+	d.startSender(cfg)
 	v, err := newVerifier(cfg.Auth)
 	if err != nil {
-		st.Close()
+		d.closeStore()
 		return nil, err
 	}
 	d.verifier.Store(v)
 	d.ingester = &ingest.Ingester{
-		Store: st, Now: func() time.Time { return d.now() }, Log: d.log,
-		Auth: d.verifier.Load,
+		Store: st, Log: d.log,
+		Auth:         d.verifier.Load,
+		EventsWanted: d.webhooks.Wants,
 	}
 	d.smtp = smtpd.New(smtpd.Options{Config: d.cfg.Load, Deliverer: d.ingester, Log: d.log,
 		Observe: d.metrics.observeTransaction, OnSession: d.metrics.observeSession})
@@ -143,12 +147,17 @@ func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() tim
 			return map[string]any{"smtp_active_connections": d.smtp.ActiveConnections()}
 		},
 		NormalizeMessageID: mailparse.NormalizeMessageID,
-		Now:                func() time.Time { return d.now() },
+		Now:                d.clock,
+		ReadBody:           ingest.ReadBody,
+		EventsRetried:      d.webhooks.Retried,
+		Reply:              d.reply,
+		OutboundRetried:    d.outboundRetried,
+		MaxMessageBytes:    func() int64 { return int64(d.cfg.Load().SMTP.MaxMessageBytes) },
 	}, d.log)
 	d.reloadMu.Lock()
 	if err := d.admin.Listen(cfg.Admin.Socket, cfg.Admin.Mode()); err != nil {
 		d.reloadMu.Unlock()
-		st.Close()
+		d.closeStore()
 		return nil, err
 	}
 	if testAdminListening != nil {
@@ -166,7 +175,7 @@ func startDaemon(path string, cfg *config.Config, logw io.Writer, now func() tim
 		d.unwatch = func() {}
 	}
 	d.log.Info("ticketmx started", "config", configName(path), "smtp", cfg.SMTP.Listen,
-		"store", cfg.Store.Path, "admin_socket", cfg.Admin.Socket, "channels", len(cfg.Channels()))
+		"store", storeName(cfg.Store), "admin_socket", cfg.Admin.Socket, "channels", len(cfg.Channels()))
 	return d, nil
 }
 
@@ -206,12 +215,18 @@ func (d *daemon) applyConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	wc, err := webhookConfig(cfg.Webhooks)
+	if err != nil {
+		return nil, err
+	}
 	if err := d.applyListeners(cfg); err != nil {
 		return nil, err
 	}
 	d.cfg.Store(cfg)
 	d.verifier.Store(v)
 	d.logs.apply(cfg.Log)
+	d.applyWebhooks(wc)
+	d.applySender(cfg)
 	return cfg, nil
 }
 
@@ -279,12 +294,25 @@ func listenKey(cfg *config.Config, addr string) string {
 	return "smtp"
 }
 
+// readyTimeout bounds /readyz's look at the store.
+const readyTimeout = 2 * time.Second
+
+// clock is the daemon's clock for what is not a rule (backup file names).
+func (d *daemon) clock() time.Time {
+	if d.now != nil {
+		return d.now()
+	}
+	return time.Now()
+}
+
 // ready is /readyz: the store answers and SMTP is listening.
 func (d *daemon) ready() error {
 	if len(d.smtp.Addrs()) == 0 {
 		return errors.New("no SMTP listener")
 	}
-	return d.store.View(func(*store.Tx) error { return nil })
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	return d.store.Ready(ctx)
 }
 
 // shutdown stops accepting mail, lets sessions finish until ctx is done,
@@ -303,7 +331,7 @@ func (d *daemon) shutdown(ctx context.Context) error {
 	if aerr := d.admin.Close(); aerr != nil {
 		d.log.Warn("admin socket close", "err", aerr)
 	}
-	if serr := d.store.Close(); serr != nil {
+	if serr := d.closeStore(); serr != nil {
 		return serr
 	}
 	d.log.Info("ticketmx stopped")
@@ -316,7 +344,21 @@ func (d *daemon) closeAll() {
 	d.httpMet.close()
 	d.httpProf.close()
 	d.admin.Close()
-	d.store.Close()
+	d.closeStore()
+}
+
+// closeStore stops the delivery worker (its attempts in flight finish
+// first, bounded by webhooks.timeout) and closes the store.
+func (d *daemon) closeStore() error {
+	if d.sender != nil {
+		if err := d.sender.Close(); err != nil {
+			d.log.Warn("outbound: close", "err", err)
+		}
+	}
+	if err := d.webhooks.Close(); err != nil {
+		d.log.Warn("webhooks: close", "err", err)
+	}
+	return d.store.Close()
 }
 
 // tuneGC trades some memory for CPU and bounds the heap. The live heap is

@@ -23,7 +23,7 @@ func parseAddressList(v string) []Address {
 	if v == "" {
 		return nil
 	}
-	v = joinAdjacentWords(v)
+	v = mailWords(v)
 	if list, err := addrParser.ParseList(v); err == nil {
 		return convertAddrs(list)
 	}

@@ -140,8 +140,82 @@ func (w *walker) finishStreamed(hdr message.Header, pieces [][]byte, rest io.Rea
 
 // readStreamed reads the body through go-message's transfer decoders.
 func (w *walker) readStreamed(hdr message.Header, raw io.Reader) ([]byte, error) {
-	e, _ := message.New(hdr, raw) // only unknown-encoding errors; the body stays readable raw
-	return w.read(e.Body)
+	var qp *qpChecker
+	if strings.EqualFold(strings.TrimSpace(hdr.Get("Content-Transfer-Encoding")), "quoted-printable") {
+		qp = &qpChecker{r: raw}
+		raw = qp
+	}
+	e, err := message.New(hdr, raw)
+	if err != nil && message.IsUnknownEncoding(err) {
+		// "x-uuencode", "7-bit", "quoted-printable; x": the body is kept
+		// as it was sent, which a person can still read.
+		w.defects.add(DefectUnknownTransferEncoding)
+	}
+	data, err := w.read(e.Body)
+	if qp != nil && qp.invalid {
+		w.defects.add(DefectInvalidQuotedPrintable)
+	}
+	return data, err
+}
+
+// qpChecker passes quoted-printable text through and notes an "=" that is
+// followed neither by two hex digits nor by the end of the line: Go's
+// decoder keeps such an "=" as it is, which is the repair, but says
+// nothing.
+type qpChecker struct {
+	r       io.Reader
+	tail    [2]byte // the last bytes of the previous read, after an "="
+	ntail   int
+	invalid bool
+}
+
+func (q *qpChecker) Read(p []byte) (int, error) {
+	n, err := q.r.Read(p)
+	if !q.invalid && (n > 0 || (err != nil && q.ntail > 0)) {
+		q.check(p[:n], err != nil)
+	}
+	return n, err
+}
+
+// check scans b, which follows the held tail; last tells that no more
+// input follows.
+func (q *qpChecker) check(b []byte, last bool) {
+	buf := b
+	if q.ntail > 0 { // rare: an "=" ended the previous read
+		buf = append(q.tail[:q.ntail:q.ntail], b...)
+		q.ntail = 0
+	}
+	for i := bytes.IndexByte(buf, '='); i >= 0; {
+		rest := buf[i+1:]
+		if len(rest) < 2 && !last {
+			q.ntail = copy(q.tail[:], buf[i:]) // decide with the next read
+			if q.ntail > len(q.tail) {
+				q.ntail = len(q.tail)
+			}
+			return
+		}
+		if !qpEscapeOK(rest) {
+			q.invalid = true
+			return
+		}
+		j := bytes.IndexByte(rest, '=')
+		if j < 0 {
+			return
+		}
+		i += 1 + j
+	}
+}
+
+// qpEscapeOK reports whether what follows an "=" is two hex digits or the
+// end of the line (a soft line break, maybe after white space).
+func qpEscapeOK(rest []byte) bool {
+	if len(rest) >= 2 {
+		if _, ok := unhex(rest[0], rest[1]); ok {
+			return true
+		}
+	}
+	t := bytes.TrimLeft(rest, " \t")
+	return len(t) == 0 || t[0] == '\r' || t[0] == '\n'
 }
 
 // stripBase64Space removes, in place, the bytes go-message's base64 reader

@@ -30,7 +30,7 @@ func decodeBoth(body []byte, budget int64, chunk int) (fast, streamed decoded) {
 	run := func(read func(*walker) ([]byte, error)) decoded {
 		w := &walker{lim: Limits{MaxDecodedBytes: budget}}
 		data, err := read(w)
-		return decoded{data, err, w.broken != nil, w.decoded}
+		return decoded{data, err, len(w.defects) > 0, w.decoded}
 	}
 	fast = run(func(w *walker) ([]byte, error) {
 		return w.readBase64(hdr, iotest.HalfReader(bytes.NewReader(body)), make([]byte, chunk+4))
@@ -199,7 +199,7 @@ func TestReadAttachmentReadError(t *testing.T) {
 				} else {
 					data, err = w.readStreamed(hdr, r)
 				}
-				return decoded{data, err, w.broken != nil, w.decoded}
+				return decoded{data, err, len(w.defects) > 0, w.decoded}
 			}
 			fast, streamed := read(true), read(false)
 			if !fast.broken || !bytes.Equal(fast.data, streamed.data) || fast.broken != streamed.broken || fast.err != nil {

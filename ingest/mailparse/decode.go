@@ -8,12 +8,11 @@ import (
 	"mime"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/emersion/go-message/charset"
 )
 
-// wordDecoder decodes single RFC 2047 encoded words with the go-message
-// charset table for net/mail's address parser. A word in an unknown charset
+// wordDecoder decodes single RFC 2047 encoded words with the charset
+// table of lookupCharset (WHATWG labels, as for bodies) for net/mail's
+// address parser. A word in an unknown charset
 // keeps its decoded bytes (made valid UTF-8 later) instead of failing the
 // whole header.
 var wordDecoder = &mime.WordDecoder{CharsetReader: lenientCharsetReader}
@@ -22,11 +21,11 @@ func lenientCharsetReader(cs string, input io.Reader) (io.Reader, error) {
 	if k := strings.IndexByte(cs, '*'); k >= 0 { // an RFC 2231 section 5 language
 		cs = cs[:k]
 	}
-	r, err := charset.Reader(cs, input)
-	if err != nil || r == nil {
-		return input, nil
+	c := lookupCharset(cs)
+	if c.enc == nil {
+		return input, nil // US-ASCII, or unknown: the bytes are kept
 	}
-	return r, nil
+	return c.enc.NewDecoder().Reader(input), nil
 }
 
 // DecodeHeader decodes the RFC 2047 encoded words of a header value in any
@@ -45,11 +44,69 @@ func DecodeHeader(s string) string {
 		return validUTF8(s)
 	}
 	// The lenient charset reader never fails, so neither does this.
-	d, err := wordDecoder.DecodeHeader(joinAdjacentWords(s))
+	d, err := wordDecoder.DecodeHeader(mailWords(s))
 	if err != nil {
 		return validUTF8(s)
 	}
 	return validUTF8(d)
+}
+
+// mailWords prepares the encoded words of a header value for
+// mime.WordDecoder: adjacent words joined (joinAdjacentWords) and the
+// ISO-8859-1 label made windows-1252, which mail clients mean by it
+// (lookupCharset) and which the decoder would otherwise read itself as
+// Latin-1, never asking CharsetReader ("=80" would be a C1 control, not €).
+func mailWords(s string) string {
+	return latin1AsWindows1252(joinAdjacentWords(s))
+}
+
+// latin1AsWindows1252 relabels the encoded words in ISO-8859-1. It walks
+// the words as mime.WordDecoder.DecodeHeader does (a word that does not
+// decode is skipped whole, broken syntax ends the walk), so only what the
+// decoder will read as a word is relabelled: any other "=?..." is written
+// out as it stands, and the sender's label must be what the reader sees.
+func latin1AsWindows1252(s string) string {
+	if indexFoldASCII(s, "=?iso-8859-1?") < 0 {
+		return s // the common case: no such word
+	}
+	var b strings.Builder
+	for {
+		start := strings.Index(s, "=?")
+		if start < 0 {
+			break
+		}
+		cs, _, n, ok := encodedWord(s[start:])
+		if n == 0 {
+			break
+		}
+		b.WriteString(s[:start])
+		if word := s[start : start+n]; ok && strings.EqualFold(cs, "iso-8859-1") {
+			b.WriteString("=?windows-1252?")
+			b.WriteString(word[strings.IndexByte(word[2:], '?')+3:])
+		} else {
+			b.WriteString(word)
+		}
+		s = s[start+n:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// indexFoldASCII is strings.Index for a sub that starts with "=?",
+// ignoring ASCII case only: byte offsets stay those of s (strings.ToLower
+// may change lengths).
+func indexFoldASCII(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := strings.Index(s[i:], "=?")
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if i+len(sub) <= len(s) && strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }
 
 // joinAdjacentWords rewrites each run of two or more adjacent encoded

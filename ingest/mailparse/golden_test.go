@@ -12,16 +12,28 @@ import (
 	"unicode/utf8"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/mail/*.golden.json")
+var update = flag.Bool("update", false, "rewrite testdata/golden/*.golden.json")
 
-const mailDir = "../../testdata/mail"
+// mailDir holds the repository's shared fixtures; their readings by this
+// package are kept in goldenDir, beside the package, so that a change of
+// reading is a change of this package only.
+const (
+	mailDir   = "../../testdata/mail"
+	goldenDir = "testdata/golden"
+	// specDir holds this package's own fixtures, one per SPEC 2a repair
+	// and naming rule (see TestSpec2a); their goldens are in goldenDir too.
+	specDir = "testdata/spec2a"
+)
 
 // goldenAttachment is Attachment without Data.
 type goldenAttachment struct {
-	Filename, ContentType, ContentID string
-	Inline                           bool
-	Size                             int64
-	SHA256                           string
+	Filename      string
+	GeneratedName bool `json:",omitempty"`
+	ContentType   string
+	ContentID     string
+	Inline        bool
+	Size          int64
+	SHA256        string
 }
 
 // golden is the JSON form of a Parse result: Message without Header and
@@ -43,6 +55,7 @@ type golden struct {
 	Text        string             `json:",omitempty"`
 	HTML        string             `json:",omitempty"`
 	Attachments []goldenAttachment `json:",omitempty"`
+	Defects     []string           `json:",omitempty"`
 }
 
 func toGolden(m *Message, err error) golden {
@@ -53,6 +66,7 @@ func toGolden(m *Message, err error) golden {
 		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
 		ReplyTo: m.ReplyTo, To: m.To, Cc: m.Cc, Subject: m.Subject,
 		ContentType: m.ContentType, ReportType: m.ReportType, Text: m.Text, HTML: m.HTML,
+		Defects: m.Defects,
 	}
 	if m.From != (Address{}) {
 		g.From = &m.From
@@ -64,15 +78,19 @@ func toGolden(m *Message, err error) golden {
 		g.Date = m.Date.Format(time.RFC3339)
 	}
 	for _, a := range m.Attachments {
-		g.Attachments = append(g.Attachments, goldenAttachment{a.Filename, a.ContentType, a.ContentID, a.Inline, a.Size, a.SHA256})
+		g.Attachments = append(g.Attachments, goldenAttachment{a.Filename, a.GeneratedName, a.ContentType, a.ContentID, a.Inline, a.Size, a.SHA256})
 	}
 	return g
 }
 
 func mailFiles(t testing.TB) []string {
-	files, err := filepath.Glob(filepath.Join(mailDir, "*.eml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures in %s: %v", mailDir, err)
+	var files []string
+	for _, dir := range []string{mailDir, specDir} {
+		found, err := filepath.Glob(filepath.Join(dir, "*.eml"))
+		if err != nil || len(found) == 0 {
+			t.Fatalf("no fixtures in %s: %v", dir, err)
+		}
+		files = append(files, found...)
 	}
 	return files
 }
@@ -97,7 +115,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := buf.Bytes()
-			base := strings.TrimSuffix(file, ".eml")
+			base := filepath.Join(goldenDir, name)
 			if *update {
 				if err := os.WriteFile(base+".golden.json", got, 0o644); err != nil {
 					t.Fatal(err)

@@ -3,6 +3,7 @@ package mailparse
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,27 +42,61 @@ func TestReadHeaderSkipsMalformedLines(t *testing.T) {
 	}
 }
 
-func TestReadHeaderMalformedErrors(t *testing.T) {
-	// Nothing but bad lines is still no header, with go-message's error:
-	// if it no longer starts like this, malformedLine needs a new test.
-	_, err := Parse([]byte("this is not a mail\r\nnor this\r\n\r\nbody\r\n"), Limits{})
-	if err == nil || !strings.Contains(err.Error(), "message: malformed MIME header line: this is not a mail") {
-		t.Errorf("garbage: err = %v", err)
+// TestReadHeaderRepairs: SPEC 2a's header repairs, each named. A line
+// that is neither field nor continuation is dropped when fields follow it,
+// else the body starts at it; only a first block without a field is not a
+// mail.
+func TestReadHeaderRepairs(t *testing.T) {
+	tests := []struct {
+		name, raw   string
+		subject     string
+		text        string
+		defects     []string
+		fieldsCount int
+	}{
+		{"missing blank line", "From: a@b.c\r\nSubject: refund\r\nHi, I want a refund for order 42.\r\nThanks\r\n",
+			"refund", "Hi, I want a refund for order 42.\nThanks\n", []string{DefectMissingHeaderBodySeparator}, 2},
+		{"missing blank line, body has a blank line", "From: a@b.c\r\nSubject: s\r\nHello\r\n\r\nBye\r\n",
+			"s", "Hello\n\nBye\n", []string{DefectMissingHeaderBodySeparator}, 2},
+		{"a field-like line after the body start", "From: a@b.c\r\nSubject: refund\r\nHi, refund please.\r\nThanks\r\nNote: urgent\r\n",
+			"refund", "", []string{DefectInvalidHeaderLine, DefectMissingBody}, 3},
+		{"two bad lines", "From: a@b.c\r\nbroken\r\nalso broken\r\nSubject: hi\r\n\r\nbody\r\n",
+			"hi", "body\n", []string{DefectInvalidHeaderLine}, 2},
+		{"many bad lines then the blank line", "From: a@b.c\r\n" + strings.Repeat("bad\r\n", 50) + "\r\nbody\r\n",
+			"", strings.Repeat("bad\n", 50) + "\nbody\n", []string{DefectMissingHeaderBodySeparator}, 1},
+		{"many mbox lines", strings.Repeat("From x\r\n", 3) + "From: a@b.c\r\nSubject: hi\r\n\r\nbody\r\n",
+			"hi", "body\n", []string{DefectInvalidHeaderLine}, 2},
+		{"headers only", "From: a@b.c\r\nSubject: only\r\n", "only", "", []string{DefectMissingBody}, 2},
+		{"headers only, no final line break", "From: a@b.c\r\nSubject: only", "only", "", []string{DefectMissingBody}, 2},
+		{"headers and an empty body", "From: a@b.c\r\nSubject: empty\r\n\r\n", "empty", "", nil, 2},
+		{"body line without line break", "From: a@b.c\r\nSubject: s\r\nthe end", "s", "the end", []string{DefectMissingHeaderBodySeparator}, 2},
+		{"LF only", "From: a@b.c\nSubject: s\nbody line\n", "s", "body line\n", []string{DefectMissingHeaderBodySeparator}, 2},
 	}
-	// More than one bad line is far more likely a body without its blank
-	// line: the parse fails (the message is suspended, raw) rather than
-	// skip the body line by line and show a ticket with no text.
-	for name, raw := range map[string]string{
-		"missing blank line": "From: a@b.c\r\nSubject: refund\r\nHi, I want a refund for order 42.\r\nThanks\r\nNote: urgent\r\n",
-		"two bad lines":      "From: a@b.c\r\nbroken\r\nalso broken\r\nSubject: hi\r\n\r\nbody\r\n",
-		"many bad lines":     "From: a@b.c\r\n" + strings.Repeat("bad\r\n", 50) + "\r\nbody\r\n",
-		"many mbox lines":    strings.Repeat("From x\r\n", 3) + "From: a@b.c\r\nSubject: hi\r\n\r\nbody\r\n",
-	} {
-		if _, err := Parse([]byte(raw), Limits{}); err == nil || !strings.Contains(err.Error(), "malformed MIME header line") {
-			t.Errorf("%s: err = %v, want a malformed-line error", name, err)
+	for _, tt := range tests {
+		m, err := Parse([]byte(tt.raw), Limits{})
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if m.Subject != tt.subject || m.Text != tt.text || !slices.Equal(m.Defects, tt.defects) || m.Header.Len() != tt.fieldsCount {
+			t.Errorf("%s: subject %q text %q defects %q, %d fields; want %q %q %q, %d",
+				tt.name, m.Subject, m.Text, m.Defects, m.Header.Len(), tt.subject, tt.text, tt.defects, tt.fieldsCount)
 		}
 	}
-	// The header size limit still holds with a skipped line.
+}
+
+func TestReadHeaderNotAMail(t *testing.T) {
+	for _, raw := range []string{
+		"this is not a mail\r\nnor this\r\n\r\nbody\r\n",
+		"\r\nFrom: a@b.c\r\n\r\nbody\r\n", // the first block is empty
+		" folded: nothing\r\n\r\n",
+		":no key\r\n\r\n",
+	} {
+		if _, err := Parse([]byte(raw), Limits{}); !errors.Is(err, errNotMail) {
+			t.Errorf("%q: err = %v, want errNotMail", raw, err)
+		}
+	}
+	// The header size limit still holds with a dropped line.
 	big := "From: a@b.c\r\nbroken\r\n" + strings.Repeat("X-Pad: 0123456789\r\n", 100) + "\r\nbody\r\n"
 	if _, err := Parse([]byte(big), Limits{MaxHeaderBytes: 1000}); !errors.Is(err, ErrLimit) {
 		t.Errorf("2 KB header with a bad line, limit 1000 bytes: err = %v, want ErrLimit", err)

@@ -13,9 +13,15 @@ var ErrLimit = errors.New("limit exceeded")
 // (MaxDepth 20, MaxParts 500, MaxHeaderBytes 1<<20 for every header block
 // including nested part headers, MaxHeaderFields 1000, MaxDecodedBytes 64<<20
 // total decoded part bytes).
+//
+// FallbackCharset is not a bound but travels with them to every Parse: the
+// charset of undeclared 8-bit text that is not valid UTF-8 (SPEC 2a, the
+// channel's fallback_charset); "" or a label KnownCharset rejects means
+// DefaultFallbackCharset.
 type Limits struct {
 	MaxDepth, MaxParts, MaxHeaderBytes, MaxHeaderFields int
 	MaxDecodedBytes                                     int64
+	FallbackCharset                                     string
 }
 
 // Default values for zero Limits fields.

@@ -19,6 +19,11 @@ func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 func mediaType(h message.Header) (mt string, params map[string]string, recovered bool) {
 	t, params, err := h.ContentType()
 	if err == nil {
+		if !strings.Contains(t, "/") {
+			// "Content-Type: text": no subtype, an invalid type
+			// (RFC 2045 section 5.2 makes it text/plain)
+			return "text/plain", params, false
+		}
 		return lower(t), params, false
 	}
 	v := h.Get("Content-Type")

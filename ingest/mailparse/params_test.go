@@ -49,7 +49,7 @@ func TestMalformedContentType(t *testing.T) {
 		{"boundary unquoted with =", `multipart/alternative; boundary=----=_NextPart_000_0001`, mp, "multipart/alternative", "the text"},
 		{"boundary and repeated charset", `multipart/alternative; boundary="----=_NextPart_000_0001"; charset=utf-8; charset=gbk`, mp, "multipart/alternative", "the text"},
 		{"boundary and bad param", `multipart/alternative; boundary="----=_NextPart_000_0001"; name=a b`, mp, "multipart/alternative", "the text"},
-		{"charset and bad param", `text/plain; charset=gb2312; format=flowed; name=a b`, gbk + "\r\n", "text/plain", "您好，发票没有收到\n"},
+		{"charset and bad param", `text/plain; charset=gb2312; format=flowed; x-note=a b`, gbk + "\r\n", "text/plain", "您好，发票没有收到\n"},
 		{"charset repeated", `text/plain; charset=gbk; charset=gb2312`, gbk + "\r\n", "text/plain", "您好，发票没有收到\n"},
 		{"charset unquoted with =", `text/plain; charset=gbk; x=a=b c`, gbk + "\r\n", "text/plain", "您好，发票没有收到\n"},
 	}
@@ -82,7 +82,7 @@ func TestMalformedPartContentType(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := crlf([]byte("From: a@b.c\nContent-Type: multipart/mixed; boundary=BB\n\n--BB\n" +
-		"Content-Type: text/plain; charset=GBK; format=flowed; delsp=yes; name=a b\n\n" + gbk + "\n--BB--\n"))
+		"Content-Type: text/plain; charset=GBK; format=flowed; delsp=yes; x-note=a b\n\n" + gbk + "\n--BB--\n"))
 	m, err := Parse(raw, Limits{})
 	if err != nil || m.Text != "发票" {
 		t.Fatalf("text %q, err %v", m.Text, err)

@@ -3,14 +3,12 @@ package mailparse
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-message/mail"
-	"github.com/emersion/go-message/textproto"
 )
 
 // Message is one decoded message. Every string is valid UTF-8.
@@ -27,9 +25,21 @@ type Message struct {
 	Date        time.Time // zero when absent or unparseable
 	ContentType string    // top-level media type, lower case, e.g. "multipart/report"
 	ReportType  string    // report-type param of a multipart/report, lower case
-	Text        string    // first text/plain body part, else derived from HTML; "" only if there is no text at all
-	HTML        string    // first text/html body part, "" if none
+	// Report is the delivery-status report a multipart/report of that
+	// type carries (RFC 3464), nil for any other message.
+	Report *DeliveryReport
+	// Text is every body part a client shows, in order, joined with one
+	// blank line (SPEC 2a); an HTML body part is converted to text. ""
+	// only if there is no text at all.
+	Text string
+	// HTML is the HTML alternative: the first text/html body part, "" if
+	// none.
+	HTML        string
 	Attachments []Attachment
+	// Defects names the repairs made to read a damaged message (the
+	// Defect constants), in the order met. It is nil for an undamaged
+	// message.
+	Defects []string
 }
 
 // Parse decodes one raw RFC 5322 message. See ParseReader.
@@ -38,15 +48,17 @@ func Parse(raw []byte, lim Limits) (*Message, error) {
 }
 
 // ParseReader decodes one RFC 5322 message read from r, enforcing lim while
-// reading. It fails only when the message is unusable: no header block, a
-// limit exceeded (the error wraps ErrLimit) or a MIME structure so broken
-// that nothing could be read.
+// reading. A damaged message is repaired as SPEC 2a says and the repairs
+// are listed in Message.Defects. It fails only when the input is not a mail
+// (no header field in its first block) or a limit is exceeded (the error
+// wraps ErrLimit).
 func ParseReader(r io.Reader, lim Limits) (*Message, error) {
 	lim = lim.withDefaults()
+	w := &walker{lim: lim}
 	budget := &budgetReader{r: r}
 	budget.arm(int64(lim.MaxHeaderBytes))
 	br := bufio.NewReader(budget)
-	h, err := readHeader(br, lim.MaxHeaderFields)
+	h, body, err := readTopHeader(br, &w.defects)
 	budget.disarm()
 	if budget.tripped {
 		return nil, fmt.Errorf("mailparse: header larger than %d bytes: %w", lim.MaxHeaderBytes, ErrLimit)
@@ -54,124 +66,92 @@ func ParseReader(r io.Reader, lim Limits) (*Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mailparse: reading header: %w", err)
 	}
-	if h.Len() == 0 {
-		return nil, fmt.Errorf("mailparse: reading header: %w", errNoHeader)
-	}
 	if h.Len() > lim.MaxHeaderFields {
 		return nil, fmt.Errorf("mailparse: %d header fields, more than %d: %w", h.Len(), lim.MaxHeaderFields, ErrLimit)
 	}
 
 	m := &Message{Header: mail.Header{}}
 	m.Header.Header.Header = h
-	fillHeader(m)
+	w.msg = m
+	w.dec = newTextDecoder(lim.FallbackCharset, &w.defects)
+	fillHeader(m, w.dec)
 
-	w := &walker{lim: lim, msg: m}
-	if err := w.entity(h, br, 0, false); err != nil {
+	if _, err := w.entity(h, body, partCtx{}); err != nil {
 		return nil, err
 	}
+	m.Text = joinSegments(w.segments)
 	if m.Text == "" && m.HTML != "" {
 		m.Text = HTMLToText(m.HTML)
 	}
-	if w.broken != nil && m.Text == "" && m.HTML == "" && len(m.Attachments) == 0 {
-		return nil, fmt.Errorf("mailparse: broken MIME structure: %w", w.broken)
+	if len(w.defects) > 0 {
+		m.Defects = w.defects
 	}
+	m.Report = deliveryReport(m)
 	return m, nil
 }
 
-var errNoHeader = errors.New("no header fields")
-
-// readHeader reads the top-level header block like textproto.ReadHeader,
-// which stops at the first line it cannot read as a field. Mail has such
-// lines: an mbox "From " line left in front by a forwarding MTA, a field
-// without a colon from a broken script. Losing the whole message to one of
-// them would suspend it as unparseable, so a line ReadHeader rejects is
-// skipped (with its continuation lines) and reading goes on. Only what is
-// parsed changes: the raw message the caller keeps is not touched. A
-// well-formed header is read once, by ReadHeader alone.
-func readHeader(br *bufio.Reader, maxFields int) (textproto.Header, error) {
-	h, err := textproto.ReadHeader(br)
-	if err == nil || !malformedLine(err) {
-		return h, err
+// joinSegments makes the text of the body parts: HTML ones converted,
+// parts with no visible text left out, each next part after one blank
+// line (the previous part's trailing line breaks replaced by it).
+func joinSegments(segs []segment) string {
+	if len(segs) == 1 && !segs[0].html && !blank(segs[0].text) {
+		return segs[0].text // the common case, without a copy
 	}
-	// ReadHeader has consumed the bad line: keep the fields read so far,
-	// read on, then read the good fields (raw, in order) as one header.
-	first := err
-	var good []byte
-	skipped, mbox := 0, false
-	for {
-		for f := h.Fields(); f.Next(); {
-			raw, _ := f.Raw() // fields read from input keep their raw bytes
-			good = append(good, raw...)
+	texts := make([]string, 0, len(segs))
+	for _, s := range segs {
+		t := s.text
+		if s.html {
+			t = HTMLToText(t)
 		}
-		if err == nil {
-			break
+		if !blank(t) {
+			texts = append(texts, t)
 		}
-		if !malformedLine(err) {
-			return h, err
-		}
-		// One bad line is skipped (and a leading mbox "From " line).
-		// More are far more likely a body that lost its blank line:
-		// its lines would be skipped one by one, or read as fields, and
-		// the ticket would show no text, so the parse fails as before and
-		// the message is suspended, raw, for an operator to see.
-		if mboxFromLine(err, len(good) == 0 && skipped == 0 && !mbox) {
-			mbox = true
-		} else {
-			if skipped++; skipped > maxSkippedLines {
-				if len(good) == 0 {
-					return h, first // nothing but bad lines: not a message
-				}
-				return h, fmt.Errorf("mailparse: more than %d malformed header lines (a missing blank line?): %w", maxSkippedLines, first)
-			}
-		}
-		h, err = textproto.ReadHeader(br)
 	}
-	if len(good) == 0 {
-		return h, first // nothing but bad lines: not a message
+	for i := 0; i+1 < len(texts); i++ {
+		texts[i] = strings.TrimRight(texts[i], "\n")
 	}
-	good = append(good, "\r\n"...)
-	return textproto.ReadHeader(bufio.NewReader(bytes.NewReader(good)))
+	return strings.Join(texts, "\n\n")
 }
 
-// maxSkippedLines is how many malformed header lines readHeader skips.
-const maxSkippedLines = 1
+// blank reports whether a text shows nothing: white space only.
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
 
-// mboxFromLine reports whether err rejects an mbox "From " separator line
-// at the very start of the header (first). go-message calls the line a bad
-// line, or a bad key when its date holds a colon.
-func mboxFromLine(err error, first bool) bool {
-	e := err.Error()
-	return first && (strings.HasPrefix(e, "message: malformed MIME header line: From ") ||
-		strings.HasPrefix(e, "message: malformed MIME header key: From "))
-}
-
-// malformedLine reports whether err is textproto.ReadHeader rejecting a
-// line (a line without a colon, a key with a space, a first line that
-// starts with white space), as opposed to failing to read. go-message has
-// no error value for it; TestReadHeaderSkipsMalformedLines notices if its
-// message changes.
-func malformedLine(err error) bool {
-	return strings.HasPrefix(err.Error(), "message: malformed MIME header")
+// unfolded is the value of the first field k unfolded as RFC 5322 section
+// 2.2.3 says: its line breaks removed and the white space after them kept
+// (go-message's Get makes each fold one space), leading white space
+// dropped. Python's email package reads Subject so.
+func unfolded(h *mail.Header, k string) string {
+	raw, err := h.Raw(k)
+	if err != nil || raw == nil {
+		return h.Get(k)
+	}
+	_, v, ok := bytes.Cut(raw, []byte(":"))
+	if !ok {
+		return h.Get(k)
+	}
+	v = bytes.ReplaceAll(bytes.ReplaceAll(v, []byte("\r"), nil), []byte("\n"), nil)
+	return string(bytes.TrimLeft(v, " \t"))
 }
 
 // fillHeader sets the fields that come from the top-level header.
-func fillHeader(m *Message) {
+func fillHeader(m *Message, dec textDecoder) {
 	h := &m.Header
+	get := func(k string) string { return dec.header(h.Get(k)) }
 	if ids := ParseIDList(h.Get("Message-Id")); len(ids) > 0 {
 		m.MessageID = ids[0]
 	}
 	m.InReplyTo = ParseIDList(h.Get("In-Reply-To"))
 	m.References = ParseIDList(h.Get("References"))
-	if l := parseAddressList(h.Get("From")); len(l) > 0 {
+	if l := parseAddressList(get("From")); len(l) > 0 {
 		m.From = l[0]
 	}
-	if l := parseAddressList(h.Get("Sender")); len(l) > 0 {
+	if l := parseAddressList(get("Sender")); len(l) > 0 {
 		m.Sender = l[0]
 	}
-	m.ReplyTo = parseAddressList(h.Get("Reply-To"))
-	m.To = parseAddressList(h.Get("To"))
-	m.Cc = parseAddressList(h.Get("Cc"))
-	m.Subject = DecodeHeader(h.Get("Subject"))
+	m.ReplyTo = parseAddressList(get("Reply-To"))
+	m.To = parseAddressList(get("To"))
+	m.Cc = parseAddressList(get("Cc"))
+	m.Subject = DecodeHeader(dec.header(unfolded(h, "Subject")))
 	if d, err := h.Date(); err == nil {
 		m.Date = d
 	}

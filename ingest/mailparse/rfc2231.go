@@ -1,19 +1,16 @@
 package mailparse
 
 import (
-	"io"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/emersion/go-message/charset"
 )
 
 // rfc2231Param recovers an RFC 2231 extended parameter (name*=cs'lang'%XX or
 // name*0*=..., name*1*=...) whose charset is not UTF-8 or US-ASCII: Go's
 // mime.ParseMediaType drops those, so "filename*=GBK'zh'%B7%A2..." would be
-// lost. The value is converted with the go-message charset table.
+// lost. The value is converted with lookupCharset's table.
 func rfc2231Param(value, name string) string {
 	if !strings.Contains(value, "*") {
 		return "" // no extended parameter at all: the common case
@@ -72,13 +69,6 @@ func rfc2231Param(value, name string) string {
 	if cs == "" {
 		return validUTF8(raw.String())
 	}
-	r, err := charset.Reader(cs, strings.NewReader(raw.String()))
-	if err != nil {
-		return validUTF8(raw.String())
-	}
-	b, err := io.ReadAll(io.LimitReader(r, 64<<10))
-	if err != nil {
-		return validUTF8(raw.String())
-	}
+	b, _ := decodeBytes([]byte(raw.String()), cs) // an unknown charset keeps the bytes
 	return validUTF8(string(b))
 }

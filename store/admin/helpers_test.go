@@ -14,14 +14,15 @@ import (
 
 	"github.com/sobot/ticketmx/store"
 	"github.com/sobot/ticketmx/store/admin"
+	"github.com/sobot/ticketmx/store/bolt"
 )
 
 var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // openStore opens a fresh store under t.TempDir, closed at cleanup.
-func openStore(t *testing.T) *store.Store {
+func openStore(t *testing.T) store.Store {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "tickets.db"), store.Options{})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "tickets.db"), bolt.Options{Now: func() time.Time { return t0.Add(time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func openStore(t *testing.T) *store.Store {
 
 // addTicket creates a ticket of tenant on channel with one message whose
 // raw bytes are raw, and returns the ticket and the message.
-func addTicket(t *testing.T, st *store.Store, tenant, channel, subject string, raw []byte) (*store.Ticket, *store.Message) {
+func addTicket(t *testing.T, st store.Store, tenant, channel, subject string, raw []byte) (*store.Ticket, *store.Message) {
 	t.Helper()
 	tk := &store.Ticket{
 		Tenant: tenant, Channel: channel, Category: "general", Subject: subject,
@@ -52,8 +53,12 @@ func addTicket(t *testing.T, st *store.Store, tenant, channel, subject string, r
 			Verdict: "pass",
 		},
 	}
-	err := st.Update(context.Background(), func(tx *store.Tx) error {
-		rawID, err := tx.PutRaw(store.EncodeRaw(raw))
+	enc, err := st.PrepareRaw(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(context.Background(), []string{tenant}, func(tx store.Tx) error {
+		rawID, err := tx.PutRaw(enc)
 		if err != nil {
 			return err
 		}
@@ -70,15 +75,19 @@ func addTicket(t *testing.T, st *store.Store, tenant, channel, subject string, r
 }
 
 // addSuspended stores a suspended message with raw bytes raw.
-func addSuspended(t *testing.T, st *store.Store, reason, detail string, raw []byte) *store.Suspended {
+func addSuspended(t *testing.T, st store.Store, reason, detail string, raw []byte) *store.Suspended {
 	t.Helper()
 	sm := &store.Suspended{
 		Tenant: "acme", Channel: "support@acme.com", Reason: reason, Detail: detail,
 		ReceivedAt: t0, From: store.Address{Address: "forwarding-noreply@google.com"},
 		Subject: "Gmail Forwarding Confirmation", MessageID: "<fwd@google.com>", Size: int64(len(raw)),
 	}
-	err := st.Update(context.Background(), func(tx *store.Tx) error {
-		rawID, err := tx.PutRaw(store.EncodeRaw(raw))
+	enc, err := st.PrepareRaw(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(context.Background(), []string{sm.Tenant}, func(tx store.Tx) error {
+		rawID, err := tx.PutRaw(enc)
 		if err != nil {
 			return err
 		}
@@ -93,7 +102,7 @@ func addSuspended(t *testing.T, st *store.Store, reason, detail string, raw []by
 
 // testAPI is an admin server over a fresh store, served by httptest.
 type testAPI struct {
-	st  *store.Store
+	st  store.Store
 	srv *httptest.Server
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -36,10 +37,13 @@ func (s *Server) Listen(path string, mode os.FileMode) error {
 	}
 	// The socket is created owner-only (umask 0177 for the one call), so
 	// no one can connect in the moment before the configured mode is set.
-	// The umask is process-wide: this runs once, at start.
+	// The umask is process-wide: umaskMu keeps two Listens of one process
+	// (tests start several daemons at once) from restoring each other's.
+	umaskMu.Lock()
 	oldMask := syscall.Umask(0o177)
 	ln, err := net.Listen("unix", path)
 	syscall.Umask(oldMask)
+	umaskMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("admin: listen on %s: %w", path, err)
 	}
@@ -109,3 +113,6 @@ func (s *Server) Close() error {
 	s.srv, s.ln = nil, nil
 	return err
 }
+
+// umaskMu serializes the umask change around the socket's creation.
+var umaskMu sync.Mutex

@@ -52,6 +52,15 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)})
 	case errors.Is(err, store.ErrNotFound):
 		s.writeJSON(w, http.StatusNotFound, errorBody{notFoundText(err)})
+	case errors.Is(err, store.ErrBadCursor):
+		s.writeJSON(w, http.StatusBadRequest, errorBody{fmt.Sprintf("after %q: %v (pass back the \"next\" of the previous page)", r.URL.Query().Get("after"), store.ErrBadCursor)})
+	case errors.Is(err, store.ErrConflict):
+		s.writeJSON(w, http.StatusConflict, errorBody{notFoundText(err)})
+	case errors.Is(err, store.ErrNotSupported):
+		s.writeJSON(w, http.StatusNotImplemented, errorBody{"backup: not supported with store engine postgres (use pg_dump)"})
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrBusy):
+		s.log.Error("admin: store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.writeJSON(w, http.StatusServiceUnavailable, errorBody{"store unavailable, try again"})
 	default:
 		s.log.Error("admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		s.writeJSON(w, http.StatusInternalServerError, errorBody{"internal error (see the daemon log)"})

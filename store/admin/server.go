@@ -13,8 +13,9 @@ import (
 )
 
 // Hooks connect the API to the parts of the daemon outside the store. Any
-// hook may be nil: its route then answers 503 (Release, Reload) or an empty
-// value (Channels, Stats).
+// hook may be nil: its route then answers 503 (Release, Reload, Reply) or
+// an empty value (Channels, Stats), or is not called (EventsRetried,
+// OutboundRetried).
 type Hooks struct {
 	// Release runs the rules again on a suspended message and returns the
 	// outcome to show (JSON-encodable). A missing message must be reported
@@ -30,13 +31,31 @@ type Hooks struct {
 	// NormalizeMessageID normalizes the Message-ID of POST outbound the
 	// way ingest normalizes incoming ones (so threading finds it).
 	NormalizeMessageID func(string) string
-	// Now is the clock (time.Now when nil).
+	// Now is the clock (time.Now when nil): it names backup files.
 	Now func() time.Time
+	// ReadBody reads the bodies of messages kept only in their raw form
+	// (store.TicketWithBodies); ingest.ReadBody in the daemon.
+	ReadBody store.BodyReader
+	// EventsRetried is called after POST /v1/events/{id}/retry made rows
+	// pending again, so the daemon wakes its delivery worker.
+	EventsRetried func()
+	// Reply composes, stores and queues a reply to the ticket ref (id or
+	// TENANT#NUMBER) from r, checked by the API, and returns the stored
+	// message (outbound_state queued); nil answers 503. An error wrapping
+	// store.ErrConflict (a receive channel, a closed ticket; its text
+	// names which) is a 409, store.ErrNotFound a 404, a *FieldError a 400.
+	Reply func(ctx context.Context, ref string, r ReplyRequest) (*store.Message, error)
+	// MaxMessageBytes is smtp.max_message_bytes, the bound on a reply's
+	// attachments in total (25 MiB when nil).
+	MaxMessageBytes func() int64
+	// OutboundRetried is called after POST /v1/outbound/{id}/retry queued
+	// a failed reply again, so the daemon wakes its sender.
+	OutboundRetried func()
 }
 
 // Server is the admin API over one store.
 type Server struct {
-	st    *store.Store
+	st    store.Store
 	hooks Hooks
 	log   *slog.Logger
 	h     http.Handler
@@ -49,7 +68,7 @@ type Server struct {
 }
 
 // New returns the admin API for st. log may be nil (slog.Default).
-func New(st *store.Store, h Hooks, log *slog.Logger) *Server {
+func New(st store.Store, h Hooks, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -80,6 +99,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /v1/reload", s.reload)
 	mux.HandleFunc("GET /v1/stats", s.stats)
 	mux.HandleFunc("GET /v1/backup", s.backup)
+	mux.HandleFunc("GET /v1/events", s.listEvents)
+	mux.HandleFunc("POST /v1/events/{id}/retry", s.retryEvent)
+	mux.HandleFunc("POST /v1/tickets/{id}/reply", s.reply)
+	mux.HandleFunc("GET /v1/outbound", s.listOutbound)
+	mux.HandleFunc("POST /v1/outbound/{id}/retry", s.retryOutbound)
 	return jsonMuxErrors(mux)
 }
 

@@ -22,12 +22,7 @@ func (s *Server) listSuspended(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	after, err := parseAfter(q, 's')
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	list, next, err := s.st.ListSuspended(limit, after)
+	list, next, err := s.st.ListSuspended(r.Context(), limit, q.Get("after"))
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("list suspended: %w", err))
 		return
@@ -51,10 +46,10 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, out)
 }
 
-// messageRaw sends the stored bytes of a ticket message ("m…") or a
-// suspended message ("s…") exactly as kept.
+// messageRaw sends the stored bytes of a ticket message or a suspended
+// message exactly as kept.
 func (s *Server) messageRaw(w http.ResponseWriter, r *http.Request) {
-	raw, err := s.st.MessageRaw(r.PathValue("id"))
+	raw, err := s.st.MessageRaw(r.Context(), r.PathValue("id"))
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			err = fmt.Errorf("raw message: %w", err)

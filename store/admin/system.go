@@ -53,7 +53,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 			out[k] = v
 		}
 	}
-	counters, err := s.st.Counters()
+	counters, err := s.st.Counters(r.Context())
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("stats: %w", err))
 		return
@@ -61,7 +61,12 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	for k, v := range counters {
 		out[k] = v
 	}
-	out["store_bytes"] = s.st.Size()
+	size, err := s.st.Size(r.Context())
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("stats: %w", err))
+		return
+	}
+	out["store_bytes"] = size
 	s.writeJSON(w, http.StatusOK, out)
 }
 
@@ -75,9 +80,12 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
 	start := time.Now()
-	n, err := s.st.WriteBackup(w)
+	n, err := s.st.WriteBackup(r.Context(), w)
 	if err != nil && n == 0 {
-		s.fail(w, r, err) // nothing sent yet: a proper 500
+		// Nothing sent yet: a proper error (501 for an engine without
+		// backups, 500 otherwise).
+		h.Del("Content-Disposition")
+		s.fail(w, r, err)
 		return
 	}
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sobot/ticketmx/store"
 	"github.com/sobot/ticketmx/store/admin"
+	"github.com/sobot/ticketmx/store/bolt"
 )
 
 func TestMessageRaw(t *testing.T) {
@@ -143,12 +144,12 @@ func TestBackup(t *testing.T) {
 	if err := os.WriteFile(path, body, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(path, store.Options{})
+	st, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	got, err := st.TicketWithMessages("acme#1")
+	got, err := store.TicketWithMessages(context.Background(), st, "acme#1", nil)
 	if err != nil || got.ID != tk.ID || got.Subject != "keep me" {
 		t.Errorf("ticket in backup: %+v, %v", got, err)
 	}

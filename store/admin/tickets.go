@@ -30,17 +30,12 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("unknown status %q (want new, open, pending, resolved or closed)", status))
 		return
 	}
-	after, err := parseAfter(q, 't')
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	tickets, next, err := s.st.ListTickets(store.TicketFilter{
+	tickets, next, err := s.st.ListTickets(r.Context(), store.TicketFilter{
 		Tenant:  q.Get("tenant"),
 		Channel: channelFilter(q.Get("channel")),
 		Status:  status,
 		Limit:   limit,
-		After:   after,
+		After:   q.Get("after"),
 	})
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("list tickets: %w", err))
@@ -65,31 +60,8 @@ func parseLimit(q url.Values) (int, error) {
 	return min(n, 1000), nil
 }
 
-// parseAfter reads ?after=, the cursor of a list: the id of the last item
-// of the previous page, which the store makes as kind and 16 lower-case
-// hex digits. Anything else would silently start over at the first page.
-func parseAfter(q url.Values, kind byte) (string, error) {
-	v := q.Get("after")
-	if v == "" || validID(v, kind) {
-		return v, nil
-	}
-	return "", badRequest("after %q: not a cursor of this list (pass back the \"next\" of the previous page)", v)
-}
-
-func validID(id string, kind byte) bool {
-	if len(id) != 17 || id[0] != kind {
-		return false
-	}
-	for _, c := range []byte(id[1:]) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {
-	tk, err := s.st.TicketWithMessages(r.PathValue("id"))
+	tk, err := store.TicketWithBodies(r.Context(), s.st, r.PathValue("id"), s.hooks.ReadBody)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -112,7 +84,7 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("unknown status %q (want new, open, pending, resolved or closed)", body.Status))
 		return
 	}
-	tk, err := s.st.SetTicketStatus(r.Context(), r.PathValue("id"), body.Status, s.hooks.Now())
+	tk, err := store.SetTicketStatus(r.Context(), s.st, r.PathValue("id"), body.Status)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -134,11 +106,7 @@ func (s *Server) addOutbound(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("message_id: missing or not a Message-ID (want \"<local@domain>\")"))
 		return
 	}
-	if err := s.outboundConflict(ref, msgid); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	tk, err := s.st.RegisterOutbound(r.Context(), ref, msgid)
+	tk, err := store.RegisterOutbound(r.Context(), s.st, ref, msgid)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -156,22 +124,6 @@ func validMessageID(id string) bool {
 	}
 	i := strings.LastIndexByte(id, '@')
 	return i > 0 && i < len(id)-1 && !strings.ContainsAny(id, "<>\x00 \t\r\n")
-}
-
-// outboundConflict answers 404 for a missing ticket and 409 when msgid
-// already threads into another ticket, before RegisterOutbound refuses it
-// with an error that carries no sentinel.
-func (s *Server) outboundConflict(ref, msgid string) error {
-	return s.st.View(func(tx *store.Tx) error {
-		tk, err := tx.ResolveTicket(ref)
-		if err != nil {
-			return err
-		}
-		if prev, ok := tx.LookupMessageID(tk.Tenant, msgid); ok && prev.TicketID != tk.ID {
-			return &apiError{status: http.StatusConflict, msg: fmt.Sprintf("message id %s already belongs to ticket %s", msgid, prev.TicketID)}
-		}
-		return nil
-	})
 }
 
 // channelFilter compares channel addresses as the store keeps them
